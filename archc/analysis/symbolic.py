@@ -1,0 +1,212 @@
+"""Symbolic sizes: integer polynomials over input dims with exact floor division.
+
+A spatial size that depends on a symbolic input dim (`H`) is a `Sym`: a sum of monomials whose
+atoms are variables or floors of other sums. Op shape rules are written once with Python's
+operators and work for ints and `Sym`s alike; results that turn out constant collapse to ints.
+
+Floor division is kept exact and simplified with floor((floor(A/a) + c)/b) = floor((A + c*a)/(a*b))
+for integer A and positive a, b, so a stack of convolutions and poolings prints as one
+closed form:
+
+    >>> h = Sym.var("H")
+    >>> ((h - 4) // 2 - 4) // 2
+    floor((H - 12)/4)
+"""
+
+from __future__ import annotations
+
+from math import gcd
+from typing import Union
+
+Dim = Union[int, "Sym"]
+Monomial = tuple  # sorted tuple of atoms; () is the constant term
+
+
+class Floor:
+    """floor(num / den) for a `Sym` numerator and a positive int denominator."""
+
+    __slots__ = ("_hash", "den", "num")
+
+    def __init__(self, num: Sym, den: int):
+        self.num, self.den = num, den
+        self._hash = hash(("floor", num, den))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Floor) and self.den == other.den and self.num == other.num
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __lt__(self, other) -> bool:
+        return _sort_key(self) < _sort_key(other)
+
+    def subs(self, values: dict[str, int]) -> int:
+        return self.num.subs(values) // self.den
+
+    def __str__(self) -> str:
+        return f"floor({self.num.render(grouped=True)}/{self.den})"
+
+
+def _sort_key(atom) -> tuple:
+    return (0, atom, 0) if isinstance(atom, str) else (1, str(atom.num), atom.den)
+
+
+class Sym:
+    """An integer-valued polynomial in input dims, with floors; immutable and hashable."""
+
+    __slots__ = ("_hash", "terms")
+
+    def __init__(self, terms: dict[Monomial, int]):
+        self.terms = {m: c for m, c in terms.items() if c}
+        self._hash = hash(frozenset(self.terms.items()))
+
+    @staticmethod
+    def var(name: str) -> Sym:
+        return Sym({(name,): 1})
+
+    @staticmethod
+    def lift(value: Dim) -> Sym:
+        return value if isinstance(value, Sym) else Sym({(): int(value)})
+
+    def simplify(self) -> Dim:
+        """An int when the expression is constant, else itself."""
+        if not self.terms:
+            return 0
+        if list(self.terms) == [()]:
+            return self.terms[()]
+        return self
+
+    @property
+    def variables(self) -> set[str]:
+        found: set[str] = set()
+        for monomial in self.terms:
+            for atom in monomial:
+                found |= {atom} if isinstance(atom, str) else atom.num.variables
+        return found
+
+    def subs(self, values: dict[str, int]) -> int:
+        total = 0
+        for monomial, coeff in self.terms.items():
+            term = coeff
+            for atom in monomial:
+                term *= values[atom] if isinstance(atom, str) else atom.subs(values)
+            total += term
+        return total
+
+    # Arithmetic -----------------------------------------------------------------------------
+
+    def __add__(self, other: Dim) -> Dim:
+        if not isinstance(other, (int, Sym)):
+            return NotImplemented
+        terms = dict(self.terms)
+        for monomial, coeff in Sym.lift(other).terms.items():
+            terms[monomial] = terms.get(monomial, 0) + coeff
+        return Sym(terms).simplify()
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Sym:
+        return Sym({m: -c for m, c in self.terms.items()})
+
+    def __sub__(self, other: Dim) -> Dim:
+        return self + (-Sym.lift(other))
+
+    def __rsub__(self, other: Dim) -> Dim:
+        return Sym.lift(other) + (-self)
+
+    def __mul__(self, other: Dim) -> Dim:
+        if not isinstance(other, (int, Sym)):
+            return NotImplemented
+        terms: dict[Monomial, int] = {}
+        for m1, c1 in self.terms.items():
+            for m2, c2 in Sym.lift(other).terms.items():
+                monomial = tuple(sorted(m1 + m2, key=_sort_key))
+                terms[monomial] = terms.get(monomial, 0) + c1 * c2
+        return Sym(terms).simplify()
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, den: int) -> Dim:
+        if isinstance(den, bool) or not isinstance(den, int) or den <= 0:
+            raise TypeError("a symbolic size can only be divided by a positive integer")
+        if den == 1:
+            return self
+        # Move out what divides exactly; the constant keeps a remainder in (-den, 0], which
+        # prints conv arithmetic the familiar way: floor((H - 1)/2) + 1.
+        whole: dict[Monomial, int] = {}
+        rest: dict[Monomial, int] = {}
+        for monomial, coeff in self.terms.items():
+            if monomial == ():
+                whole[()] = -(-coeff // den)
+                rest[()] = coeff - whole[()] * den
+            elif coeff % den == 0:
+                whole[monomial] = coeff // den
+            else:
+                rest[monomial] = coeff
+        quotient = Sym(whole).simplify()
+        remainder = Sym(rest)
+        variable = [m for m in remainder.terms if m != ()]
+        if not variable:
+            return quotient + remainder.terms.get((), 0) // den
+        if len(variable) == 1 and len(variable[0]) == 1 and remainder.terms[variable[0]] == 1:
+            inner = variable[0][0]
+            if isinstance(inner, Floor):  # floor((floor(A/a) + c)/b) = floor((A + c*a)/(a*b))
+                const = remainder.terms.get((), 0)
+                return quotient + (inner.num + const * inner.den) // (inner.den * den)
+        return quotient + Sym({(Floor(remainder, den),): 1})
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, int):
+            return False
+        return isinstance(other, Sym) and self.terms == other.terms
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    # Rendering ------------------------------------------------------------------------------
+
+    def render(self, grouped: bool = False) -> str:
+        parts: list[tuple[int, str]] = []
+        for monomial, coeff in sorted(self.terms.items(), key=_monomial_order):
+            if monomial == ():
+                parts.append((coeff, str(abs(coeff))))
+                continue
+            body = "*".join(str(atom) for atom in monomial)
+            parts.append((coeff, body if abs(coeff) == 1 else f"{abs(coeff)}*{body}"))
+        text = ""
+        for i, (coeff, body) in enumerate(parts):
+            if i == 0:
+                text = body if coeff > 0 else f"-{body}"
+            else:
+                text += f" + {body}" if coeff > 0 else f" - {body}"
+        return f"({text})" if grouped and len(parts) > 1 else text
+
+    def __str__(self) -> str:
+        return self.render()
+
+    __repr__ = __str__
+
+
+def _monomial_order(item) -> tuple:
+    monomial, _ = item
+    return (monomial == (), -len(monomial), [str(a) for a in monomial])
+
+
+def is_symbolic(value: object) -> bool:
+    return isinstance(value, Sym)
+
+
+def ceil_div(value: Dim, den: int) -> Dim:
+    return (value + den - 1) // den
+
+
+def dim_json(value: Dim) -> int | str:
+    """A dim as the JSON contract wants it: an int, or a string for a symbolic one."""
+    return value if isinstance(value, int) else str(value)
+
+
+def common_divisor(*values: int) -> int:
+    result = 0
+    for value in values:
+        result = gcd(result, value)
+    return result

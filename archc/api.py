@@ -1,0 +1,131 @@
+"""The Python API: load a spec, check it, build it as a torch module, export it to ONNX."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from archc.diagnostics import Diagnostic, SpecError, UsageError
+from archc.graph import Network
+from archc.report import Result
+from archc.spec.loader import MAX_FILE_BYTES, decode
+from archc.spec.schema import Spec, parse_document
+
+
+def load(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Spec:
+    """Read and validate a spec file; `overrides` maps parameter names to values (`--set`).
+
+    Raises UsageError when the file cannot be read, SpecError when it is not a valid spec.
+    """
+    file = str(path)
+    try:
+        if not Path(path).is_file():
+            reason = "not a regular file" if Path(path).exists() else "no such file"
+            raise UsageError([Diagnostic("file-unreadable", f"cannot read {file}: {reason}", file)])
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(
+                [
+                    Diagnostic(
+                        "file-too-large",
+                        f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+                        file,
+                        hint="split the network, or write repeated parts with `repeat`",
+                    )
+                ]
+            )
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            [Diagnostic("file-unreadable", f"cannot read {file}: {exc.strerror}", file)]
+        ) from None
+    return load_text(decode(data, file), file, overrides)
+
+
+def load_text(source: str, file: str = "<string>", overrides: dict[str, Any] | None = None) -> Spec:
+    """Validate a spec given as text; `file` names it in messages."""
+    text_overrides = {
+        k: v if isinstance(v, str) else _yaml_text(v) for k, v in (overrides or {}).items()
+    }
+    return parse_document(source, file, text_overrides)
+
+
+def _yaml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_text(v) for v in value) + "]"
+    return str(value)
+
+
+def check(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
+    """Expand `spec` and infer every shape; the network's `diagnostics` hold what is wrong.
+
+    `input_dims` overrides the spec's input shape, e.g. `[1, 3, 224, 224]` or `["N", 3, "H", "W"]`.
+    """
+    from archc.analysis import analyze
+    from archc.spec.expand import expand
+
+    network = expand(spec, input_dims)
+    analyze(network)
+    return network
+
+
+def check_file(
+    path: str | os.PathLike,
+    overrides: dict[str, Any] | None = None,
+    input_dims: list[int | str] | None = None,
+) -> Result:
+    """Load and check one file; every problem, usage errors aside, lands in the result."""
+    from archc.analysis.valid_inputs import valid_input_sets
+
+    file = str(path)
+    try:
+        spec = load(path, overrides)
+    except SpecError as exc:
+        source = None
+        try:
+            source = Path(path).read_text("utf-8", errors="replace")
+        except OSError:
+            pass
+        return Result(file, source, None, exc.diagnostics)
+    network = check(spec, input_dims)
+    return Result(file, spec.source, network, network.diagnostics, valid_input_sets(network))
+
+
+def find_specs(paths: list[str | os.PathLike]) -> list[Path]:
+    """The spec files named by `paths`: files as given, folders searched for *.yaml/*.yml."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(
+                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+            )
+        elif path.exists():
+            found.append(path)
+        else:
+            raise UsageError(
+                [Diagnostic("file-unreadable", f"no such file or folder: {path}", str(path))]
+            )
+    return found
+
+
+def build(spec: Spec | Network, input_dims: list[int | str] | None = None):
+    """A `torch.nn.Module` computing the spec; raises SpecError if the spec does not check."""
+    from archc.lower import lower
+
+    network = spec if isinstance(spec, Network) else check(spec, input_dims)
+    if not network.ok:
+        raise SpecError([d for d in network.diagnostics if d.severity == "error"])
+    return lower(network)
+
+
+def export(spec: Spec, path: str | os.PathLike, **options: Any):
+    """Write `spec` as ONNX to `path` atomically and verify it on ONNX Runtime."""
+    from archc.export import export_onnx
+
+    return export_onnx(spec, path, **options)
+
+
+__all__ = ["build", "check", "check_file", "export", "find_specs", "load", "load_text"]

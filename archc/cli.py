@@ -1,0 +1,154 @@
+"""The `archc` command line: thin typer commands over the Python API.
+
+Exit codes: 0 when every spec checks, 1 when any spec has an error, 2 for usage errors (no such
+file, a bad option, an unknown `--set` parameter). Heavy modules are imported inside commands,
+so that `archc --help` and `archc check` start fast and never import torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="archc",
+    help="Architecture spec compiler and static shape checker for convolutional networks.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+    sarif = "sarif"
+
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Override a spec parameter: NAME=VALUE (repeatable).", metavar="NAME=VALUE"
+    ),
+]
+InputOption = Annotated[
+    str | None,
+    typer.Option(
+        "--input", help="Input shape, batch first: 1,3,224,224 or N,3,H,W.", metavar="DIMS"
+    ),
+]
+
+
+def _usage(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise _usage(f"--set takes NAME=VALUE, got `{pair}`")
+        overrides[name.strip()] = value.strip()
+    return overrides
+
+
+def _input(text: str | None) -> list[int | str] | None:
+    if text is None:
+        return None
+    from archc.spec.schema import parse_dims
+
+    try:
+        return parse_dims(text)
+    except ValueError as exc:
+        raise _usage(f"--input {text}: {exc}") from None
+
+
+@app.command()
+def check(
+    specs: Annotated[
+        list[str], typer.Argument(help="Spec files, or folders to search for *.yaml.")
+    ],
+    format: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = CheckFormat.text,
+    set_: SetOption = None,
+    input: InputOption = None,
+) -> None:
+    """Check specs statically: every shape, parameter and MAC count, and every error.
+
+    Example: archc check specs/densenet.yaml --input N,1,H,W
+    """
+    from archc import __version__
+    from archc.api import check_file, find_specs
+    from archc.diagnostics import UsageError, render
+    from archc.report import to_github, to_json, to_sarif, to_text
+
+    overrides, dims = _overrides(set_), _input(input)
+    try:
+        files = find_specs(specs)
+        if not files:
+            raise _usage("no *.yaml or *.yml files found in " + ", ".join(specs))
+        results = [check_file(path, overrides, dims) for path in files]
+    except UsageError as exc:
+        for diag in exc.diagnostics:
+            typer.echo(render(diag, None), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    renderers = {
+        CheckFormat.text: to_text,
+        CheckFormat.json: lambda r: to_json(r, __version__),
+        CheckFormat.github: to_github,
+        CheckFormat.sarif: lambda r: to_sarif(r, __version__),
+    }
+    typer.echo(renderers[format](results))
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_SPEC)
+
+
+@app.command()
+def ops() -> None:
+    """List every op with its fields and defaults.
+
+    Example: archc ops
+    """
+    from archc.ops import OPS
+
+    for kind, cls in sorted(OPS.items()):
+        typer.echo(f"{kind:18} {cls.summary}")
+        for name, info in cls.model_fields.items():
+            default = "required" if info.is_required() else f"default {info.default!r}"
+            typer.echo(f"    {name:22} {default}")
+
+
+@app.command()
+def explain(
+    code: Annotated[str, typer.Argument(help="A diagnostic code, e.g. channel-mismatch.")],
+) -> None:
+    """Explain a diagnostic code.
+
+    Example: archc explain spatial-collapse
+    """
+    from archc.diagnostics import CODES, nearest
+
+    if code not in CODES:
+        close = nearest(code, list(CODES))
+        raise _usage(
+            f"no diagnostic code `{code}`" + (f"; did you mean `{close}`?" if close else "")
+        )
+    typer.echo(f"{code}: {CODES[code]}")
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

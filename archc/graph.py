@@ -1,0 +1,76 @@
+"""The compiled network: primitive layers in execution order, as plain data.
+
+Expansion turns a spec into a `Network`: a list of `Layer`s, each reading earlier values by id
+(0 is the network input, layer i writes value i + 1) and carrying its static answers: output
+shape, parameters, buffers, MACs. Analysis, lowering and rendering all read this one structure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archc.analysis.symbolic import Dim
+from archc.diagnostics import Diagnostic, Span
+from archc.ops.base import Op, Shape
+
+
+@dataclass
+class Layer:
+    path: str
+    op_name: str  # PyTorch's module name in lower case, or `add`/`concat`
+    op: Op | None  # None for merges
+    inputs: tuple[int, ...]
+    input_shapes: tuple[Shape, ...]
+    shape: Shape
+    params: int
+    buffers: int
+    macs: Dim
+    span: Span
+    file: str
+    rf: Any = None  # filled by archc.analysis.receptive_field
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+
+@dataclass
+class Condition:
+    """A requirement on symbolic input dims: `left >= 1` (kind "positive") or `left == right`."""
+
+    kind: str
+    left: Dim
+    right: Dim
+    layer: str
+    span: Span
+    what: str
+
+
+@dataclass
+class Network:
+    name: str
+    description: str
+    file: str
+    input: Shape
+    layers: list[Layer] = field(default_factory=list)
+    output: int = 0  # the value id of the network's output
+    output_shape: Shape | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def buffers(self) -> int:
+        return sum(layer.buffers for layer in self.layers)
+
+    @property
+    def macs(self) -> Dim:
+        return sum((layer.macs for layer in self.layers), start=0)

@@ -1,0 +1,179 @@
+"""2-D convolution and transposed convolution."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from archc.ops.base import (
+    NonNegativePair,
+    Op,
+    OpError,
+    Padding,
+    Pair,
+    PositiveInt,
+    Shape,
+    Window,
+    channels,
+    check_width,
+    numel,
+    register,
+)
+
+
+def _groups(op, c_in: int) -> None:
+    for name, count in (("input channels", c_in), ("out_channels", op.out_channels)):
+        if count % op.groups:
+            raise OpError(
+                "bad-groups",
+                f"{name} ({count}) are not divisible by `groups: {op.groups}`",
+                "groups",
+                hint="choose `groups` dividing both the input and output channels",
+            )
+
+
+@register
+class Conv2d(Op):
+    """nn.Conv2d: cross-correlation of (N, C, H, W) with `out_channels` kernels."""
+
+    kind: ClassVar[str] = "conv2d"
+    summary: ClassVar[str] = "2-D convolution (nn.Conv2d)"
+    ranks: ClassVar[tuple[int, ...]] = (4,)
+
+    out_channels: PositiveInt
+    kernel_size: Pair
+    stride: Pair = (1, 1)
+    padding: Padding = (0, 0)
+    dilation: Pair = (1, 1)
+    groups: PositiveInt = 1
+    bias: bool = True
+    in_channels: PositiveInt | None = None
+
+    def pads(self) -> tuple[int, int]:
+        """Symmetric padding per axis (for `same`, the left/top part; PyTorch adds the rest)."""
+        if self.padding == "valid":
+            return (0, 0)
+        if self.padding == "same":
+            return tuple(d * (k - 1) // 2 for d, k in zip(self.dilation, self.kernel_size))
+        return self.padding
+
+    def infer(self, x: Shape) -> Shape:
+        c_in = channels(x, "in_channels")
+        check_width(self.in_channels, c_in, "in_channels")
+        _groups(self, c_in)
+        if self.padding == "same":
+            if self.stride != (1, 1):
+                raise OpError(
+                    "bad-padding",
+                    "`padding: same` needs `stride: 1` (PyTorch refuses strided same padding)",
+                    "padding",
+                    hint="give the padding as a number, e.g. `padding: "
+                    f"{self.dilation[0] * (self.kernel_size[0] - 1) // 2}`",
+                )
+            return (x[0], self.out_channels, x[2], x[3])
+        out = [
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip(
+                x[2:], self.pads(), self.dilation, self.kernel_size, self.stride
+            )
+        ]
+        return (x[0], self.out_channels, *out)
+
+    def params(self, x: Shape) -> int:
+        kh, kw = self.kernel_size
+        weights = self.out_channels * (x[1] // self.groups) * kh * kw
+        return weights + (self.out_channels if self.bias else 0)
+
+    def macs(self, x: Shape, y: Shape):
+        kh, kw = self.kernel_size
+        return numel(y) * (x[1] // self.groups) * kh * kw
+
+    def windows(self, x: Shape) -> tuple[Window, Window]:
+        return tuple(
+            Window(d * (k - 1) + 1, s, p)
+            for k, s, p, d in zip(self.kernel_size, self.stride, self.pads(), self.dilation)
+        )
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        padding = self.padding if isinstance(self.padding, str) else tuple(self.padding)
+        return nn.Conv2d(
+            x[1],
+            self.out_channels,
+            self.kernel_size,
+            self.stride,
+            padding,
+            self.dilation,
+            self.groups,
+            self.bias,
+        )
+
+
+@register
+class ConvTranspose2d(Op):
+    """nn.ConvTranspose2d: the gradient of a convolution, used to upsample in decoders."""
+
+    kind: ClassVar[str] = "convtranspose2d"
+    summary: ClassVar[str] = "2-D transposed convolution (nn.ConvTranspose2d)"
+    ranks: ClassVar[tuple[int, ...]] = (4,)
+
+    out_channels: PositiveInt
+    kernel_size: Pair
+    stride: Pair = (1, 1)
+    padding: NonNegativePair = (0, 0)
+    output_padding: NonNegativePair = (0, 0)
+    dilation: Pair = (1, 1)
+    groups: PositiveInt = 1
+    bias: bool = True
+    in_channels: PositiveInt | None = None
+
+    def infer(self, x: Shape) -> Shape:
+        c_in = channels(x, "in_channels")
+        check_width(self.in_channels, c_in, "in_channels")
+        _groups(self, c_in)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise OpError(
+                    "out-of-range",
+                    f"`output_padding` {op} must be smaller than the stride or the dilation",
+                    "output_padding",
+                )
+        out = [
+            (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+            for size, s, p, d, k, op in zip(
+                x[2:],
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.kernel_size,
+                self.output_padding,
+            )
+        ]
+        return (x[0], self.out_channels, *out)
+
+    def params(self, x: Shape) -> int:
+        kh, kw = self.kernel_size
+        weights = x[1] * (self.out_channels // self.groups) * kh * kw
+        return weights + (self.out_channels if self.bias else 0)
+
+    def macs(self, x: Shape, y: Shape):
+        kh, kw = self.kernel_size
+        return numel(x) * (self.out_channels // self.groups) * kh * kw
+
+    def windows(self, x: Shape) -> tuple[Window, Window] | None:
+        return None
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        return nn.ConvTranspose2d(
+            x[1],
+            self.out_channels,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.bias,
+            self.dilation,
+        )

@@ -1,0 +1,101 @@
+"""Fully connected layer and flatten."""
+
+from __future__ import annotations
+
+from math import prod
+from typing import ClassVar
+
+from archc.analysis.symbolic import Sym
+from archc.ops.base import Op, OpError, PositiveInt, Shape, register
+
+
+@register
+class Flatten(Op):
+    """nn.Flatten: merges dims `start_dim`..`end_dim` (by default all but the batch)."""
+
+    kind: ClassVar[str] = "flatten"
+    summary: ClassVar[str] = "flatten dims start_dim..end_dim into one (nn.Flatten)"
+
+    start_dim: int = 1
+    end_dim: int = -1
+
+    def infer(self, x: Shape) -> Shape:
+        start, end = (d + len(x) if d < 0 else d for d in (self.start_dim, self.end_dim))
+        for name, dim in (("start_dim", start), ("end_dim", end)):
+            if not 0 <= dim < len(x):
+                raise OpError(
+                    "out-of-range", f"`{name}` is out of range for a rank-{len(x)} input", name
+                )
+        if start > end:
+            raise OpError("out-of-range", "`start_dim` comes after `end_dim`", "start_dim")
+        return (*x[:start], prod(x[start : end + 1], start=1), *x[end + 1 :])
+
+    def windows(self, x: Shape) -> None:
+        return None
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        return nn.Flatten(self.start_dim, self.end_dim)
+
+
+@register
+class Linear(Op):
+    """nn.Linear over the last dim."""
+
+    kind: ClassVar[str] = "linear"
+    summary: ClassVar[str] = "fully connected layer over the last dim (nn.Linear)"
+
+    out_features: PositiveInt
+    bias: bool = True
+    in_features: PositiveInt | None = None
+
+    def infer(self, x: Shape) -> Shape:
+        if len(x) < 2:
+            raise OpError("rank-mismatch", "`linear` needs an input of rank 2 or more")
+        features = x[-1]
+        if isinstance(features, Sym) and self.in_features is None:
+            raise OpError(
+                "symbolic-channels",
+                f"the incoming feature count `{features}` depends on a symbolic input dim",
+                "in_features",
+                hint="give the input concrete spatial dims, or pool to a fixed size first",
+            )
+        if (
+            self.in_features is not None
+            and isinstance(features, int)
+            and self.in_features != features
+        ):
+            raise OpError(
+                "features-mismatch",
+                f"`in_features: {self.in_features}` disagrees with the {features} features "
+                f"flowing in (shape {_shape(x)})",
+                "in_features",
+                hint=f"write `in_features: {features}`, or leave it out to infer it",
+            )
+        return (*x[:-1], self.out_features)
+
+    def conditions(self, x: Shape) -> list[tuple]:
+        if isinstance(x[-1], Sym):
+            return [(x[-1], self.in_features, f"`in_features: {self.in_features}` holds")]
+        return []
+
+    def params(self, x: Shape) -> int:
+        return (self.in_features or x[-1]) * self.out_features + (
+            self.out_features if self.bias else 0
+        )
+
+    def macs(self, x: Shape, y: Shape):
+        return prod(x[1:-1], start=1) * (self.in_features or x[-1]) * self.out_features
+
+    def windows(self, x: Shape) -> None:
+        return None
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        return nn.Linear(x[-1], self.out_features, self.bias)
+
+
+def _shape(x: Shape) -> str:
+    return "(" + ", ".join(str(d) for d in x) + ")"

@@ -1,0 +1,171 @@
+"""Pooling: max, average, adaptive and global average."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from archc.analysis.symbolic import Sym, ceil_div
+from archc.ops.base import (
+    NonNegativePair,
+    Op,
+    OpError,
+    Pair,
+    Shape,
+    Window,
+    register,
+)
+
+
+class _Pool(Op):
+    ranks: ClassVar[tuple[int, ...]] = (4,)
+
+    kernel_size: Pair
+    stride: Pair | None = None
+    padding: NonNegativePair = (0, 0)
+    ceil_mode: bool = False
+
+    dilation_: ClassVar[tuple[int, int]] = (1, 1)
+
+    def strides(self) -> tuple[int, int]:
+        return self.stride or self.kernel_size
+
+    def dilations(self) -> tuple[int, int]:
+        return self.dilation_
+
+    def infer(self, x: Shape) -> Shape:
+        out = []
+        for size, k, s, p, d in zip(
+            x[2:], self.kernel_size, self.strides(), self.padding, self.dilations()
+        ):
+            extent = d * (k - 1) + 1
+            if 2 * p > extent:
+                raise OpError(
+                    "bad-padding",
+                    f"padding {p} is more than half the window {extent} (PyTorch refuses it)",
+                    "padding",
+                    hint=f"use `padding: {extent // 2}` or less",
+                )
+            span = size + 2 * p - extent
+            if not self.ceil_mode:
+                out.append(span // s + 1)
+                continue
+            n = ceil_div(span, s) + 1
+            # PyTorch drops a last window that would start inside the right padding.
+            if not isinstance(size, Sym) and (n - 1) * s >= size + p:
+                n -= 1
+            out.append(n)
+        return (*x[:2], *out)
+
+    def windows(self, x: Shape) -> tuple[Window, Window]:
+        return tuple(
+            Window(d * (k - 1) + 1, s, p)
+            for k, s, p, d in zip(self.kernel_size, self.strides(), self.padding, self.dilations())
+        )
+
+
+@register
+class MaxPool2d(_Pool):
+    """nn.MaxPool2d: the maximum over each window."""
+
+    kind: ClassVar[str] = "maxpool2d"
+    summary: ClassVar[str] = "2-D max pooling (nn.MaxPool2d); `stride` defaults to the kernel"
+
+    dilation: Pair = (1, 1)
+
+    def dilations(self) -> tuple[int, int]:
+        return self.dilation
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        return nn.MaxPool2d(
+            self.kernel_size, self.strides(), self.padding, self.dilation, ceil_mode=self.ceil_mode
+        )
+
+
+@register
+class AvgPool2d(_Pool):
+    """nn.AvgPool2d: the mean over each window."""
+
+    kind: ClassVar[str] = "avgpool2d"
+    summary: ClassVar[str] = "2-D average pooling (nn.AvgPool2d); `stride` defaults to the kernel"
+
+    count_include_pad: bool = True
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        return nn.AvgPool2d(
+            self.kernel_size, self.strides(), self.padding, self.ceil_mode, self.count_include_pad
+        )
+
+
+@register
+class AdaptiveAvgPool2d(Op):
+    """nn.AdaptiveAvgPool2d: average pooling to a fixed output size."""
+
+    kind: ClassVar[str] = "adaptiveavgpool2d"
+    summary: ClassVar[str] = "2-D adaptive average pooling to `output_size` (nn.AdaptiveAvgPool2d)"
+    ranks: ClassVar[tuple[int, ...]] = (4,)
+
+    output_size: Pair
+
+    def infer(self, x: Shape) -> Shape:
+        return (*x[:2], *self.output_size)
+
+    def windows(self, x: Shape) -> None:
+        return None
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        return nn.AdaptiveAvgPool2d(self.output_size)
+
+
+@register
+class GlobalAvgPool2d(Op):
+    """Global average pooling: nn.AdaptiveAvgPool2d(1), (N, C, H, W) -> (N, C, 1, 1)."""
+
+    kind: ClassVar[str] = "globalavgpool2d"
+    torch_name: ClassVar[str] = "adaptiveavgpool2d"
+    summary: ClassVar[str] = "global average pooling to (N, C, 1, 1) (nn.AdaptiveAvgPool2d(1))"
+    ranks: ClassVar[tuple[int, ...]] = (4,)
+
+    def infer(self, x: Shape) -> Shape:
+        return (*x[:2], 1, 1)
+
+    def windows(self, x: Shape) -> None:
+        return None
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        return nn.AdaptiveAvgPool2d(1)
+
+
+@register
+class Upsample(Op):
+    """nn.Upsample by an integer factor."""
+
+    kind: ClassVar[str] = "upsample"
+    summary: ClassVar[str] = "upsampling by an integer `scale_factor` (nn.Upsample)"
+    ranks: ClassVar[tuple[int, ...]] = (4,)
+
+    scale_factor: Pair
+    mode: Literal["nearest", "bilinear"] = "nearest"
+
+    def infer(self, x: Shape) -> Shape:
+        return (*x[:2], *(size * f for size, f in zip(x[2:], self.scale_factor)))
+
+    def windows(self, x: Shape) -> None:
+        return None
+
+    def lower(self, x: Shape):
+        import torch.nn as nn
+
+        align = False if self.mode == "bilinear" else None
+        return nn.Upsample(
+            scale_factor=tuple(float(f) for f in self.scale_factor),
+            mode=self.mode,
+            align_corners=align,
+        )

@@ -1,0 +1,240 @@
+"""Rendering of check results: the text table, the JSON contract, GitHub annotations, SARIF.
+
+A `Result` is one spec file's outcome: its network when it loaded, and its diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from archc.analysis.symbolic import Dim, dim_json
+from archc.diagnostics import Diagnostic, render
+from archc.graph import Network
+
+
+@dataclass
+class Result:
+    file: str
+    source: str | None
+    network: Network | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    valid_inputs: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity == "warning" for d in self.diagnostics)
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")" if shape is not None else "?"
+
+
+def _count(value: Dim) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _rf_text(rf) -> str:
+    if not rf:
+        return ""
+    (h, w) = (f.to_json() for f in rf)
+    size = f"{h[0]}" if h[0] == w[0] else f"{h[0]}×{w[0]}"
+    stride = f"{h[1]}" if h[1] == w[1] else f"{h[1]}×{w[1]}"
+    return f"{size} /{stride}"
+
+
+def _rf_json(rf) -> dict | None:
+    if not rf:
+        return None
+    (h, w) = (f.to_json() for f in rf)
+    return {"size": [h[0], w[0]], "stride": [h[1], w[1]], "padding": [h[2], w[2]]}
+
+
+# JSON -----------------------------------------------------------------------------------------
+
+
+def result_json(result: Result) -> dict:
+    net = result.network
+    layers = []
+    if net is not None:
+        layers = [
+            {
+                "path": layer.path,
+                "op": layer.op_name,
+                "output": [dim_json(d) for d in layer.shape],
+                "params": layer.params,
+                "buffers": layer.buffers,
+                "macs": dim_json(layer.macs),
+                "rf": _rf_json(layer.rf),
+                "line": layer.line,
+            }
+            for layer in net.layers
+        ]
+    document = {
+        "file": result.file,
+        "name": net.name if net else None,
+        "ok": result.ok,
+        "input": [dim_json(d) for d in net.input] if net else None,
+        "output": [dim_json(d) for d in net.output_shape] if net and net.output_shape else None,
+        "params": net.params if net else None,
+        "trainable_params": net.params if net else None,
+        "buffers": net.buffers if net else None,
+        "macs": dim_json(net.macs) if net else None,
+        "layers": layers,
+        "diagnostics": [d.to_json() for d in result.diagnostics],
+    }
+    if result.valid_inputs is not None:
+        document["valid_inputs"] = result.valid_inputs
+    return document
+
+
+def to_json(results: list[Result], version: str) -> str:
+    return json.dumps({"archc": version, "results": [result_json(r) for r in results]}, indent=2)
+
+
+# Text -----------------------------------------------------------------------------------------
+
+
+def table(net: Network) -> str:
+    """The per-layer table of a network, then its totals."""
+    rows = [("path", "op", "output", "params", "MACs", "RF /stride", "line")]
+    for layer in net.layers:
+        rows.append(
+            (
+                layer.path,
+                layer.op_name,
+                _shape(layer.shape),
+                _count(layer.params) if layer.params else "",
+                _count(layer.macs) if layer.macs else "",
+                _rf_text(layer.rf),
+                str(layer.line),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = {3, 4, 6}
+    lines = [
+        "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    header = f"{net.name}: {_shape(net.input)} -> {_shape(net.output_shape)}"
+    totals = (
+        f"params {_count(net.params)} (buffers {_count(net.buffers)}, "
+        f"fp32 {_bytes(net.params * 4)})  MACs {_count(net.macs)} at batch 1"
+    )
+    return "\n".join([header, "", *lines, "", totals])
+
+
+def _bytes(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{count} B"
+        count /= 1024
+    return ""
+
+
+def diagnostics_text(result: Result) -> str:
+    return "\n\n".join(render(d, result.source) for d in result.diagnostics)
+
+
+def verdict(result: Result) -> str:
+    net = result.network
+    if result.ok:
+        extra = f"  {result.warnings} warning(s)" if result.warnings else ""
+        macs = _count(net.macs) if net else "?"
+        return f"ok    {result.file}  {net.name}  params {_count(net.params)}  MACs {macs}{extra}"
+    return f"FAIL  {result.file}  {result.errors} error(s)"
+
+
+def to_text(results: list[Result]) -> str:
+    parts = []
+    if len(results) == 1 and results[0].network is not None and results[0].ok:
+        parts.append(table(results[0].network))
+    for result in results:
+        if result.diagnostics:
+            parts.append(diagnostics_text(result))
+    if len(results) > 1 or not results[0].ok:
+        parts.append("\n".join(verdict(r) for r in results))
+    failed = sum(not r.ok for r in results)
+    if len(results) > 1:
+        parts.append(f"{len(results)} spec(s) checked: {len(results) - failed} ok, {failed} failed")
+    return "\n\n".join(parts)
+
+
+# CI formats -----------------------------------------------------------------------------------
+
+
+def _escape(text: str, property_: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
+
+
+def to_github(results: list[Result]) -> str:
+    """GitHub Actions workflow commands, one annotation per diagnostic."""
+    lines = []
+    for result in results:
+        for d in result.diagnostics:
+            where = f"file={_escape(d.file, True)}"
+            if d.span:
+                where += f",line={d.line},col={d.column}"
+            message = d.message + (f" (help: {d.hint})" if d.hint else "")
+            title = _escape(f"archc {d.code}", True)
+            lines.append(f"::{d.severity} {where},title={title}::{_escape(message)}")
+    lines.append(f"archc: {len(results)} spec(s), {sum(not r.ok for r in results)} failed")
+    return "\n".join(lines)
+
+
+def to_sarif(results: list[Result], version: str) -> str:
+    """SARIF 2.1.0 for code-scanning interfaces."""
+    from archc.diagnostics import CODES
+
+    used = sorted({d.code for r in results for d in r.diagnostics})
+    sarif_results = []
+    for result in results:
+        for d in result.diagnostics:
+            location = {"physicalLocation": {"artifactLocation": {"uri": d.file}}}
+            if d.span:
+                location["physicalLocation"]["region"] = {
+                    "startLine": d.span.line,
+                    "startColumn": d.span.col,
+                    "endLine": d.span.end_line,
+                    "endColumn": d.span.end_col,
+                }
+            sarif_results.append(
+                {
+                    "ruleId": d.code,
+                    "level": d.severity,
+                    "message": {"text": d.message + (f" (help: {d.hint})" if d.hint else "")},
+                    "locations": [location],
+                }
+            )
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "archc",
+                        "version": version,
+                        "rules": [
+                            {"id": code, "shortDescription": {"text": CODES[code]}} for code in used
+                        ],
+                    }
+                },
+                "results": sarif_results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2)

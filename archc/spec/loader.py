@@ -1,0 +1,269 @@
+"""YAML loading with positions, and nothing but plain data.
+
+`load_yaml` turns the text of a spec into plain Python values (dict, list, str, int, float,
+bool, None) in which every mapping and sequence remembers the span of each of its items, so that
+every later error can point at the YAML that causes it.
+
+The scalars follow YAML 1.2's core schema, not PyYAML's YAML 1.1: `no`, `on` and `1:30` are
+strings, and ambiguous forms (`010`, `0x1f`) are refused rather than guessed. Tags are refused,
+never constructed; duplicate keys are errors; aliases are expanded under a node budget, so an
+alias bomb fails fast instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import yaml
+
+from archc.diagnostics import Diagnostic, Span, SpecError
+
+try:  # libyaml's parser: 8-13x faster than the pure-Python one, and a proper depth limit.
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream):
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 500_000
+MAX_INT_DIGITS = 18
+
+_PLAIN, _QUOTED, _COLLECTION = "!plain", "!quoted", "!collection"
+
+
+class _Loader(_Parser, yaml.resolver.BaseResolver):
+    """Composes nodes, marking implicitly typed ones so that any explicit tag stands out."""
+
+    def __init__(self, stream: str):
+        _Parser.__init__(self, stream)
+        yaml.resolver.BaseResolver.__init__(self)
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode:
+            return _PLAIN if implicit[0] else _QUOTED
+        return _COLLECTION
+
+
+class YMap(dict):
+    """A mapping that knows where it, each key and each value stand in the file."""
+
+    __slots__ = ("key_spans", "span", "value_spans")
+
+    def __init__(self, span: Span):
+        super().__init__()
+        self.span = span
+        self.key_spans: dict[str, Span] = {}
+        self.value_spans: dict[str, Span] = {}
+
+    def at(self, key: str) -> Span:
+        """The span of the value of `key`, or of the whole mapping when the key is absent."""
+        return self.value_spans.get(key, self.span)
+
+
+class YSeq(list):
+    """A sequence that knows where it and each item stand in the file."""
+
+    __slots__ = ("item_spans", "span")
+
+    def __init__(self, span: Span):
+        super().__init__()
+        self.span = span
+        self.item_spans: list[Span] = []
+
+    def at(self, index: int) -> Span:
+        return self.item_spans[index] if index < len(self.item_spans) else self.span
+
+
+def span_of(node: yaml.Node) -> Span:
+    start, end = node.start_mark, node.end_mark
+    return Span(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+
+_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_AMBIGUOUS = re.compile(r"[-+]?(0[0-9]+|0[xXoObB][0-9a-fA-F_]+|[0-9][0-9_]*_[0-9_]*)")
+_SPECIAL = re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+
+
+def decode(data: bytes, file: str) -> str:
+    """Strict UTF-8 decoding; the error says where the first bad byte is."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        hint = "save the file as UTF-8" + (
+            " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        )
+        raise SpecError(
+            [
+                Diagnostic(
+                    "bad-encoding",
+                    f"the file is not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded",
+                    file,
+                    Span.point(line, col),
+                    hint=hint,
+                )
+            ]
+        ) from None
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        raise SpecError(
+            [
+                Diagnostic(
+                    "bad-encoding", "the file contains a NUL byte", file, Span.point(line, col)
+                )
+            ]
+        )
+    return text
+
+
+def load_yaml(text: str, file: str):
+    """Parse one YAML document into located plain data.
+
+    >>> load_yaml("a: [1, two]", "x.yaml")
+    {'a': [1, 'two']}
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span.point(mark.line + 1, mark.column + 1) if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        hint = None
+        if "expected a single document" in str(exc):
+            hint = "put one network in each file"
+        elif "\\t" in problem or "tab" in problem:
+            hint = "indent with spaces, not tabs"
+        raise SpecError([Diagnostic("yaml-syntax", problem, file, span, hint=hint)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Diagnostic("yaml-syntax", str(exc), file)]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise SpecError(
+            [Diagnostic("empty-spec", "the file holds no YAML document", file, Span.point(1, 1))]
+        )
+    return _Builder(file).build(node)
+
+
+class _Builder:
+    """Turns composed nodes into located plain data, enforcing archc's rules as it goes."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.nodes = 0
+        self.active: set[int] = set()
+
+    def fail(self, code: str, message: str, node: yaml.Node, hint: str | None = None):
+        raise SpecError([Diagnostic(code, message, self.file, span_of(node), hint=hint)])
+
+    def build(self, node: yaml.Node, depth: int = 0):
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.fail(
+                "too-many-nodes",
+                f"the document expands to more than {MAX_NODES:,} YAML nodes (aliases included)",
+                node,
+                hint="write blocks and `repeat` instead of copying YAML with aliases",
+            )
+        if depth > MAX_DEPTH:
+            self.fail("too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", node)
+        if node.tag not in (_PLAIN, _QUOTED, _COLLECTION):
+            self.fail(
+                "yaml-tag",
+                f"YAML tags are not accepted: `{_short_tag(node.tag)}`",
+                node,
+                hint="remove the tag; archc specs are plain data",
+            )
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if id(node) in self.active:
+            self.fail("recursive-alias", "this alias refers to a node that contains it", node)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                seq = YSeq(span_of(node))
+                for item in node.value:
+                    seq.append(self.build(item, depth + 1))
+                    seq.item_spans.append(span_of(item))
+                return seq
+            return self.mapping(node, depth)
+        finally:
+            self.active.discard(id(node))
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> YMap:
+        result = YMap(span_of(node))
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.fail("yaml-tag", "YAML merge keys (`<<`) are not accepted", key_node)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (_PLAIN, _QUOTED):
+                self.fail("bad-key", "mapping keys must be plain strings", key_node)
+            key = key_node.value
+            if key in result:
+                first = result.key_spans[key]
+                self.fail(
+                    "duplicate-key",
+                    f"duplicate key `{_clip(key)}` (first stated at line {first.line})",
+                    key_node,
+                    hint="state each key once",
+                )
+            result[key] = self.build(value_node, depth + 1)
+            result.key_spans[key] = span_of(key_node)
+            result.value_spans[key] = span_of(value_node)
+        return result
+
+    def scalar(self, node: yaml.ScalarNode):
+        value = node.value
+        if node.tag == _QUOTED:
+            return value
+        if value in ("", "~", "null", "Null", "NULL"):
+            return None
+        if value in ("true", "True", "TRUE"):
+            return True
+        if value in ("false", "False", "FALSE"):
+            return False
+        if _INT.fullmatch(value):
+            if len(value.lstrip("+-")) > MAX_INT_DIGITS:
+                self.fail("bad-number", f"integer `{_clip(value)}` is too large", node)
+            return int(value)
+        if _FLOAT.fullmatch(value):
+            number = float(value)
+            if not math.isfinite(number):
+                self.fail("bad-number", f"number `{_clip(value)}` is not finite", node)
+            return number
+        if _SPECIAL.fullmatch(value):
+            self.fail("bad-number", f"`{value}` is not a finite number", node)
+        if _AMBIGUOUS.fullmatch(value):
+            self.fail(
+                "ambiguous-scalar",
+                f"`{value}` means different numbers in different YAML versions",
+                node,
+                hint=f"write it in plain decimal, or quote it (`'{value}'`) if it is a string",
+            )
+        return value
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,241 @@
+"""The spec document: format version, name, input, parameters, blocks and body.
+
+`parse_document` validates the top level of a loaded YAML file and resolves spec-level
+parameters (with `--set` overrides applied); the body and block bodies stay located YAML
+data, expanded later by `archc.spec.expand`, which needs the flowing shapes to evaluate them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from archc.diagnostics import Diagnostic, Span, SpecError, UsageError, nearest
+from archc.spec.expr import ExprError, evaluate, is_expression
+from archc.spec.loader import YMap, YSeq, load_yaml
+from archc.spec.validate import validate
+
+FORMAT_VERSION = 1
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+ArgType = Literal["int", "float", "bool", "str", "list"]
+RESERVED = {"name", "if", "in_channels"}
+_PYTHON_TYPES = {
+    "int": (int,),
+    "float": (float, int),
+    "bool": (bool,),
+    "str": (str,),
+    "list": (list,),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ArgSpec(_Strict):
+    """One block argument: its type, and its default (absent = required)."""
+
+    type: ArgType
+    default: Any = None
+    description: str = ""
+
+
+class BlockModel(_Strict):
+    args: dict[Identifier, ArgType | ArgSpec] = Field(default_factory=dict)
+    body: list[Any]
+    description: str = ""
+
+
+class DocumentModel(_Strict):
+    archc: Literal[1]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: str = ""
+    input: Annotated[
+        list[Annotated[int, Field(gt=0)] | Identifier], Field(min_length=2, max_length=5)
+    ]
+    params: dict[Identifier, Any] = Field(default_factory=dict)
+    blocks: dict[Identifier, BlockModel] = Field(default_factory=dict)
+    body: Annotated[list[Any], Field(min_length=1)]
+
+
+@dataclass
+class Block:
+    name: str
+    args: dict[str, ArgSpec]
+    body: YSeq
+    span: Span
+    description: str = ""
+
+
+@dataclass
+class Spec:
+    """A loaded spec: validated top level, resolved parameters, located body."""
+
+    file: str
+    source: str
+    name: str
+    description: str
+    input: list[int | str]
+    params: dict[str, Any]
+    blocks: dict[str, Block]
+    body: YSeq
+    root: YMap
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def parse_document(source: str, file: str, overrides: dict[str, str] | None = None) -> Spec:
+    """Load and validate a spec's top level; raise SpecError or UsageError on failure."""
+    root = load_yaml(source, file)
+    if not isinstance(root, YMap):
+        span = getattr(root, "span", Span.point(1, 1))
+        raise SpecError(
+            [
+                Diagnostic(
+                    "not-a-mapping",
+                    "a spec is a mapping with `archc`, `name`, `input` and `body` keys",
+                    file,
+                    span,
+                    hint="start from `archc new NAME`",
+                )
+            ]
+        )
+    if "archc" in root and root["archc"] != FORMAT_VERSION and not isinstance(root["archc"], bool):
+        raise SpecError(
+            [
+                Diagnostic(
+                    "unsupported-version",
+                    f"format version {root['archc']!r} is not supported",
+                    file,
+                    root.at("archc"),
+                    hint=f"this archc reads `archc: {FORMAT_VERSION}`",
+                )
+            ]
+        )
+    model, diagnostics = validate(DocumentModel, root, file, "the spec")
+    if model is None:
+        for diag in diagnostics:
+            if diag.code == "missing-field" and diag.message.endswith("`archc`"):
+                object.__setattr__(diag, "hint", f"add `archc: {FORMAT_VERSION}` at the top")
+        raise SpecError(diagnostics)
+    blocks = {}
+    for name, block in model.blocks.items():
+        raw = root["blocks"][name]
+        args = {
+            arg: ArgSpec(type=spec) if isinstance(spec, str) else spec
+            for arg, spec in block.args.items()
+        }
+        for arg in args:
+            if arg in RESERVED:
+                diagnostics.append(
+                    Diagnostic(
+                        "reserved-name",
+                        f"block argument `{arg}` uses a name reserved for layer items",
+                        file,
+                        raw["args"].key_spans[arg],
+                        hint="rename the argument",
+                    )
+                )
+        blocks[name] = Block(
+            name, args, raw["body"], root["blocks"].key_spans[name], block.description
+        )
+    params = _resolve_params(root, file, overrides or {}, diagnostics)
+    if diagnostics:
+        raise SpecError(diagnostics)
+    return Spec(
+        file=file,
+        source=source,
+        name=model.name,
+        description=model.description,
+        input=list(model.input),
+        params=params,
+        blocks=blocks,
+        body=root["body"],
+        root=root,
+    )
+
+
+def _resolve_params(
+    root: YMap, file: str, overrides: dict[str, str], diagnostics: list[Diagnostic]
+) -> dict[str, Any]:
+    declared: YMap = root.get("params") or YMap(root.span)
+    for name in overrides:
+        if name not in declared:
+            close = nearest(name, list(declared))
+            raise UsageError(
+                [
+                    Diagnostic(
+                        "unknown-param",
+                        f"--set {name}: the spec has no parameter `{name}`",
+                        file,
+                        hint=f"did you mean `{close}`?"
+                        if close
+                        else "its parameters are " + (", ".join(declared) or "none"),
+                    )
+                ]
+            )
+    params: dict[str, Any] = {}
+    for name, raw in declared.items():
+        span = declared.at(name)
+        if name in overrides:
+            value = _parse_override(name, overrides[name], file)
+            if raw is not None and not is_expression(raw) and not _same_type(value, raw):
+                raise UsageError(
+                    [
+                        Diagnostic(
+                            "wrong-type",
+                            f"--set {name}={overrides[name]}: `{name}` is {_type_name(raw)}",
+                            file,
+                            hint=f"give `{name}` {_type_name(raw)}",
+                        )
+                    ]
+                )
+        else:
+            value = raw
+        if is_expression(value):
+            try:
+                value = evaluate(value, params)
+            except ExprError as exc:
+                diagnostics.append(Diagnostic(exc.code, str(exc), file, span, hint=exc.hint))
+                continue
+        params[name] = value
+    return params
+
+
+def _parse_override(name: str, text: str, file: str) -> Any:
+    try:
+        return load_yaml(text, f"--set {name}")
+    except SpecError:
+        return text
+
+
+def _same_type(value: Any, like: Any) -> bool:
+    if isinstance(like, bool) or isinstance(value, bool):
+        return type(value) is type(like)
+    if isinstance(like, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(like)) or (isinstance(like, list) and isinstance(value, list))
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), "a list" if isinstance(value, list) else "a value"
+    )
+
+
+def parse_dims(text: str) -> list[int | str]:
+    """Parse `--input 1,3,224,224` or `N,3,H,W`; raise ValueError with a reason."""
+    dims: list[int | str] = []
+    for part in text.split(","):
+        part = part.strip()
+        if re.fullmatch(r"[0-9]+", part) and int(part) > 0 and len(part) < 10:
+            dims.append(int(part))
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            dims.append(part)
+        else:
+            raise ValueError(f"`{part}` is neither a positive integer nor a name")
+    if not 2 <= len(dims) <= 5:
+        raise ValueError("an input shape has 2 to 5 dims, batch first")
+    return dims
