@@ -1,7 +1,9 @@
-"""Merges of parallel branches: channel concatenation and elementwise addition.
+"""Merges of parallel branches: channel concatenation, elementwise addition and product.
 
-Merges are not written as layer items but as `concat:`/`add:` with branches; they still appear
-in the layer table, with op `concat` or `add`, so that every step of the data flow is visible.
+Merges are not written as layer items but as `concat:`/`add:`/`mul:` with branches; they still
+appear in the layer table, with op `concat`, `add` or `mul`, so that every step of the data
+flow is visible. `mul` broadcasts size-1 dims, as squeeze-and-excitation gates need
+((N, C, H, W) times (N, C, 1, 1)).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def merge_shape(kind: str, shapes: list[Shape], names: list[str]) -> tuple[Shape
         for axis, (a, b) in enumerate(zip(first, shape)):
             if axis == 0 or (kind == "concat" and axis == 1):
                 continue
+            if kind == "mul" and 1 in (a, b):
+                continue
             agree = _agree(a, b)
             if agree is None:
                 conditions.append((a, b))
@@ -57,4 +61,22 @@ def merge_shape(kind: str, shapes: list[Shape], names: list[str]) -> tuple[Shape
     if kind == "concat":
         total = sum((s[1] for s in shapes), start=0)
         return (first[0], total, *first[2:]), conditions
+    if kind == "mul":
+        merged = tuple(next((d for d in dims if d != 1), 1) for dims in zip(*shapes))
+        return merged, conditions
     return first, conditions
+
+
+MERGES = ("add", "concat", "mul")
+
+
+def merge_forward(kind: str, tensors: list):
+    """Compute a merge on torch tensors, in branch order."""
+    import torch
+
+    if kind == "concat":
+        return torch.cat(tensors, dim=1)
+    result = tensors[0]
+    for tensor in tensors[1:]:
+        result = result + tensor if kind == "add" else result * tensor
+    return result

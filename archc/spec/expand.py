@@ -10,6 +10,7 @@ Expansion and shape inference are one walk because arguments may read the incomi
     repeat: {times: 4, index: i, body: [...]}   the body, spliced in `times` times
     add: {branches: {main: [...], shortcut: []}}   parallel branches merged by addition
     concat: {branches: [[...], [...]]}    parallel branches merged along channels
+    mul: {branches: [[], [...]]}          parallel branches multiplied (broadcasting 1s)
     ref: name                             continue from an earlier named output
 
 and every mapping may carry `name:` (its path segment, and a target for `ref`) and `if:` (a
@@ -29,6 +30,7 @@ from archc.analysis.symbolic import Sym
 from archc.diagnostics import Diagnostic, Span, nearest
 from archc.graph import Condition, Layer, Network
 from archc.ops import OPS, Op, OpError, Shape
+from archc.ops.merge import MERGES, merge_shape
 from archc.spec.expr import ExprError, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq
 from archc.spec.schema import _PYTHON_TYPES, Identifier, Spec
@@ -74,6 +76,7 @@ _STRUCTURAL: dict[str, type[BaseModel]] = {
     "seq": SeqItem,
     "add": MergeItem,
     "concat": MergeItem,
+    "mul": MergeItem,
 }
 _RAW_FIELDS = {"body", "branches"}  # walked later, not evaluated now
 _FAIL = object()
@@ -197,7 +200,7 @@ class _Expander:
             )
             return None
         self.paths.add(path)
-        if head in ("add", "concat"):
+        if head in MERGES:
             result = self.merge(head, args, head_span, flow, path, env)
         elif head == "seq":
             result = self.seq(args, head_span, flow, path, env)
@@ -328,8 +331,6 @@ class _Expander:
         outputs = [self.items(seq, flow, f"{path}.{name}", env) for name, seq in named]
         if flow is None or any(out is None for out in outputs):
             return None
-        from archc.ops.merge import merge_shape
-
         names = [str(name) for name, _ in named]
         try:
             shape, conditions = merge_shape(kind, [out.shape for out in outputs], names)
