@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -85,10 +86,8 @@ def check_file(
         spec = load(path, overrides)
     except SpecError as exc:
         source = None
-        try:
+        with contextlib.suppress(OSError):
             source = Path(path).read_text("utf-8", errors="replace")
-        except OSError:
-            pass
         return Result(file, source, None, exc.diagnostics)
     network = check(spec, input_dims)
     return Result(file, spec.source, network, network.diagnostics, valid_input_sets(network))

@@ -138,15 +138,22 @@ def channels(x: Shape, field: str | None = None) -> int:
     return x[1]
 
 
-def check_width(stated: int | None, actual: int, field: str, what: str = "input channels") -> None:
-    """Refuse a stated input width that disagrees with the incoming one."""
+def check_width(stated: int | None, x: Shape, field: str) -> None:
+    """Refuse a stated input width that disagrees with the incoming channels `x[1]`."""
+    actual = channels(x, field)
     if stated is not None and stated != actual:
         raise OpError(
             "channel-mismatch",
-            f"`{field}: {stated}` disagrees with the incoming tensor's {actual} {what}",
+            f"`{field}: {stated}` disagrees with the {actual} channels flowing in "
+            f"(shape {format_shape(x)})",
             field,
             hint=f"write `{field}: {actual}`, or leave it out to infer it",
         )
+
+
+def format_shape(shape: Shape) -> str:
+    """`(N, 3, 224, 224)`"""
+    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def numel(shape: Shape) -> Dim:

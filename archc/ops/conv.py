@@ -57,8 +57,8 @@ class Conv2d(Op):
         return self.padding
 
     def infer(self, x: Shape) -> Shape:
-        c_in = channels(x, "in_channels")
-        check_width(self.in_channels, c_in, "in_channels")
+        check_width(self.in_channels, x, "in_channels")
+        c_in = x[1]
         _groups(self, c_in)
         if self.padding == "same":
             if self.stride != (1, 1):
@@ -128,8 +128,8 @@ class ConvTranspose2d(Op):
     in_channels: PositiveInt | None = None
 
     def infer(self, x: Shape) -> Shape:
-        c_in = channels(x, "in_channels")
-        check_width(self.in_channels, c_in, "in_channels")
+        check_width(self.in_channels, x, "in_channels")
+        c_in = x[1]
         _groups(self, c_in)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from archc.ops.base import Op, PositiveInt, Shape, channels, check_width, register
+from archc.ops.base import Op, PositiveInt, Shape, check_width, register
 
 
 class _BatchNorm(Op):
@@ -17,7 +17,7 @@ class _BatchNorm(Op):
     track_running_stats: bool = True
 
     def infer(self, x: Shape) -> Shape:
-        check_width(self.num_features, channels(x, "num_features"), "num_features", "channels")
+        check_width(self.num_features, x, "num_features")
         return x
 
     def params(self, x: Shape) -> int:

@@ -99,6 +99,7 @@ class _Expander:
         self.calls: list[tuple[str, Span]] = []  # the block calls being expanded
         self.scopes: list[dict[str, Flow | None]] = [{}]
         self.paths: set[str] = set()
+        self.reported: set[tuple] = set()
         self.net: Network | None = None
 
     # Entry ------------------------------------------------------------------------------------
@@ -128,6 +129,10 @@ class _Expander:
             f"in block `{name}` called at {self.file}:{call.line}:{call.col}"
             for name, call in reversed(self.calls)
         )
+        key = (code, span, notes)
+        if key in self.reported:
+            return  # the same mistake met again, e.g. in a later iteration of a `repeat`
+        self.reported.add(key)
         self.net.diagnostics.append(
             Diagnostic(code, message, self.file, span, hint=hint, notes=notes)
         )
@@ -422,8 +427,8 @@ class _Expander:
         if stated is not None and flow is not None and flow.shape[1] != stated:
             self.error(
                 "channel-mismatch",
-                f"`in_channels: {stated}` disagrees with the incoming tensor's "
-                f"{flow.shape[1]} channels (shape {_fmt(flow.shape)})",
+                f"`in_channels: {stated}` disagrees with the {flow.shape[1]} channels flowing in "
+                f"(shape {_fmt(flow.shape)})",
                 args.at("in_channels"),
                 hint=f"write `in_channels: {flow.shape[1]}`, or leave it out to infer it",
             )
