@@ -7,6 +7,7 @@ the nearest valid field name for a misspelt key.
 
 from __future__ import annotations
 
+import re
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -94,7 +95,12 @@ def _diagnostics(
     diagnostics: list[Diagnostic] = []
     seen_fields: set = set()
     known = list(model.model_fields)
-    for error in exc.errors(include_url=False, include_input=False):
+    errors = exc.errors(include_url=False, include_input=False)
+    # A misspelt field is one error: the unknown key, not also the required field it misses.
+    misspelt = {nearest(str(e["loc"][0]), known) for e in errors if e["type"] == "extra_forbidden"}
+    for error in errors:
+        if error["type"] == "missing" and error["loc"] and error["loc"][0] in misspelt:
+            continue
         loc = error["loc"]
         field = loc[0] if loc else None
         if field in seen_fields:
@@ -119,7 +125,7 @@ def _diagnostics(
             diagnostics.append(
                 Diagnostic(
                     "missing-field",
-                    f"{what} needs a `{field}`" if field else f"{what} is missing a value",
+                    f"{what} needs `{field}`" if field else f"{what} is missing a value",
                     file,
                     span,
                     hint=f"add `{field}: …`" if field else None,
@@ -133,8 +139,24 @@ def _diagnostics(
             message = f"`{field}` expects {expect}, got {show(value)}"
         else:
             message = f"`{field}`: {_rephrase(error['msg'])}, got {show(value)}"
-        diagnostics.append(Diagnostic(code, message, file, span))
+        diagnostics.append(
+            Diagnostic(code, message, file, span, hint=_closest(errors, field, value))
+        )
     return diagnostics
+
+
+def _closest(errors: list[dict], field: Any, value: Any) -> str | None:
+    """For a misspelt choice (`padding: vaild`), the nearest allowed value."""
+    if not isinstance(value, str):
+        return None
+    options = [
+        option
+        for e in errors
+        if e["type"] == "literal_error" and e["loc"][:1] == (field,)
+        for option in re.findall(r"'([^']*)'", e.get("ctx", {}).get("expected", ""))
+    ]
+    close = nearest(value, options)
+    return f"did you mean `{close}`?" if close else None
 
 
 def _rephrase(message: str) -> str:
