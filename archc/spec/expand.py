@@ -120,7 +120,6 @@ class _Expander:
             flow = None
         if flow is not None:
             net.output, net.output_shape = flow.value, flow.shape
-        net.diagnostics.sort(key=lambda d: (d.line, d.column))
         return net
 
     # Diagnostics ------------------------------------------------------------------------------
