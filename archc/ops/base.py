@@ -77,7 +77,9 @@ Padding = Annotated[
 class Op(BaseModel):
     """Base of every op kind. Subclasses set `kind` and override what differs from a no-op."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: an op's validator is compiled on first use, so start-up pays only for the
+    # ops a spec uses.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     kind: ClassVar[str]
     torch_name: ClassVar[str | None] = None  # the PyTorch module name, when it differs
