@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from archc.ops.base import Op, Shape, register
+from archc.ops.base import Op, OpError, Shape, register
 
 
 class _Elementwise(Op):
@@ -70,6 +70,16 @@ class Softmax(_Elementwise):
     summary: ClassVar[str] = "softmax over `dim` (nn.Softmax)"
 
     dim: int = 1
+
+    def infer(self, x: Shape) -> Shape:
+        if not -len(x) <= self.dim < len(x):
+            raise OpError(
+                "out-of-range",
+                f"`dim: {self.dim}` is out of range for a rank-{len(x)} input",
+                "dim",
+                hint=f"use a dim from {-len(x)} to {len(x) - 1}",
+            )
+        return x
 
     def windows(self, x: Shape) -> None:
         return None if self.dim not in (1, -len(x) + 1) else super().windows(x)
