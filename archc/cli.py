@@ -145,6 +145,76 @@ def explain(
     typer.echo(f"{code}: {CODES[code]}")
 
 
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of spec files, for editors and validators.
+
+    Example: archc schema > archc.schema.json
+    """
+    import json
+
+    from archc.schema import spec_schema
+
+    typer.echo(json.dumps(spec_schema(), indent=2))
+
+
+_TEMPLATE = """\
+# yaml-language-server: $schema={schema}
+archc: 1
+name: {name}
+description: A small convolutional classifier; edit me.
+input: [N, 3, 32, 32]
+params:
+  classes: 10
+  width: 32
+blocks:
+  conv_bn_relu:
+    description: a 3×3 convolution, batch norm and ReLU
+    args: {{out: int, stride: {{type: int, default: 1}}}}
+    body:
+      - conv2d: {{out_channels: $out, kernel_size: 3, stride: $stride, padding: 1, bias: false}}
+      - batchnorm2d
+      - relu
+body:
+  - conv_bn_relu: {{out: $width}}
+  - conv_bn_relu: {{out: $width * 2, stride: 2}}
+  - conv_bn_relu: {{out: $width * 4, stride: 2}}
+  - globalavgpool2d
+  - flatten
+  - linear: {{out_features: $classes}}
+"""
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The network's name; writes NAME.yaml.")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Where to write (default NAME.yaml).")
+    ] = None,
+) -> None:
+    """Write a new spec from a template that checks.
+
+    Example: archc new mynet && archc check mynet.yaml
+    """
+    import os
+    import re
+    from pathlib import Path
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+        raise _usage(f"`{name}` is not a usable name: use letters, digits, `_` and `-`")
+    path = Path(output or f"{name}.yaml")
+    schema_file = Path(__file__).with_name("schema.json")
+    try:
+        with open(path, "x", encoding="utf-8") as handle:  # never overwrite
+            relative = os.path.relpath(schema_file, path.resolve().parent)
+            handle.write(_TEMPLATE.format(name=name, schema=relative))
+    except FileExistsError:
+        raise _usage(f"{path} exists; choose another name or --output") from None
+    except OSError as exc:
+        raise _usage(f"cannot write {path}: {exc.strerror}") from None
+    typer.echo(f"wrote {path}; check it with: archc check {path}")
+
+
 def main() -> None:
     """Console entry point."""
     try:
