@@ -48,6 +48,16 @@ class Condition:
 
 
 @dataclass
+class Group:
+    """An item that contains layers: a block call, a `seq`, or a merge with its branches."""
+
+    path: str
+    kind: str  # "block", "seq" or "merge"
+    label: str  # the block's name, the seq's name, or the merge kind
+    span: Span
+
+
+@dataclass
 class Network:
     name: str
     description: str
@@ -58,6 +68,7 @@ class Network:
     output_shape: Shape | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)
+    groups: dict[str, Group] = field(default_factory=dict)  # by path, in expansion order
 
     @property
     def ok(self) -> bool:

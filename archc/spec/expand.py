@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from archc.analysis.symbolic import Sym
 from archc.diagnostics import Diagnostic, Span, nearest
-from archc.graph import Condition, Layer, Network
+from archc.graph import Condition, Group, Layer, Network
 from archc.ops import OPS, Op, OpError, Shape
 from archc.ops.merge import MERGES, merge_shape
 from archc.spec.expr import ExprError, evaluate, is_expression
@@ -206,10 +206,13 @@ class _Expander:
             return None
         self.paths.add(path)
         if head in MERGES:
+            self.net.groups[path] = Group(path, "merge", head, head_span)
             result = self.merge(head, args, head_span, flow, path, env)
         elif head == "seq":
+            self.net.groups[path] = Group(path, "seq", name or "seq", head_span)
             result = self.seq(args, head_span, flow, path, env)
         elif head in self.spec.blocks:
+            self.net.groups[path] = Group(path, "block", head, head_span)
             result = self.block(head, args, head_span, flow, path, env)
         elif head in OPS:
             result = self.op(OPS[head], args, head_span, flow, path, env)
