@@ -132,11 +132,11 @@ def test_densenet_stage_shapes_against_the_seeds_printed_figures():
     ("listing", "code", "line"),
     [
         # conv.10 of the printed AlexNet gets a 2×2 input: its 3×3 kernel has nothing to fit.
-        ("alexnet_listing.yaml", "spatial-collapse", 24),
+        ("alexnet_listing.yaml", "spatial-collapse", 25),
         # The printed VGG's first block expects 64 channels; the input has 1.
-        ("vgg_listing.yaml", "channel-mismatch", 25),
+        ("vgg_listing.yaml", "channel-mismatch", 26),
         # The literal loop builds dense block 1 for 192 channels; the transition left 96.
-        ("densenet_loop.yaml", "channel-mismatch", 54),
+        ("densenet_loop.yaml", "channel-mismatch", 55),
     ],
 )
 def test_seed_listing_mistakes_are_caught(listing, code, line):
@@ -151,10 +151,10 @@ def test_vgg_listing_reports_each_independent_mistake_once():
     found = [(d.code, d.line) for d in result.diagnostics]
     # 1 → 64 at block 1, 256 → 512 at block 3, and 224 halved eight times at block 8.
     assert found == [
-        ("channel-mismatch", 25),
-        ("channel-mismatch", 16),
-        ("spatial-collapse", 20),
+        ("channel-mismatch", 26),
+        ("channel-mismatch", 17),
+        ("spatial-collapse", 21),
     ]
     assert result.diagnostics[2].notes == (
-        f"in block `double` called at {SPECS / 'seed-listings' / 'vgg_listing.yaml'}:39:5",
+        f"in block `double` called at {SPECS / 'seed-listings' / 'vgg_listing.yaml'}:40:5",
     )
