@@ -158,15 +158,7 @@ class _Expander:
     def item(
         self, item: Any, span: Span, flow: Flow | None, prefix: str, env: dict, counter: list[int]
     ) -> Flow | None:
-        self.steps += 1
-        if self.steps > MAX_STEPS:
-            self.error(
-                "too-many-layers",
-                f"expansion takes more than {MAX_STEPS:,} steps",
-                span,
-                hint="reduce `repeat` counts",
-            )
-            raise _Abort
+        self.step(span)
         parsed = self.split(item, span)
         if parsed is None:
             return None
@@ -230,6 +222,18 @@ class _Expander:
             self.scopes[-1][name] = result
         return result
 
+    def step(self, span: Span) -> None:
+        """Count one unit of expansion work; past the limit, stop with an error."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            self.error(
+                "too-many-layers",
+                f"expansion takes more than {MAX_STEPS:,} steps",
+                span,
+                hint="reduce `repeat` counts",
+            )
+            raise _Abort
+
     def split(self, item: Any, span: Span) -> tuple[str, Any, Span] | None:
         """An item's head (op, block or keyword), its arguments, and the head's span."""
         if isinstance(item, str):
@@ -284,9 +288,10 @@ class _Expander:
     ) -> BaseModel | None:
         """Evaluate and validate an item's fields (not `name`/`if`) against `model`."""
         args = args if isinstance(args, YMap) else YMap(head_span)
+        common = ("if",) if model is RepeatItem else ("name", "if")  # a repeat has no path
         values, failed = {}, False
         for key, raw in args.items():
-            if key in ("name", "if"):
+            if key in common:
                 continue
             value = raw if key in _RAW_FIELDS else self.value(raw, args.at(key), env, flow)
             failed |= value is _FAIL
@@ -323,6 +328,7 @@ class _Expander:
         if model is None:
             return None
         for k in range(model.times):
+            self.step(head_span)  # an empty body still costs an iteration
             flow = self.items(args["body"], flow, prefix, {**env, model.index: k}, counter)
         return flow
 
