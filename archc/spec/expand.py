@@ -327,9 +327,22 @@ class _Expander:
         model = self.fields(RepeatItem, "`repeat`", args, head_span, env, flow)
         if model is None:
             return None
+        start = len(self.net.layers)
         for k in range(model.times):
             self.step(head_span)  # an empty body still costs an iteration
             flow = self.items(args["body"], flow, prefix, {**env, model.index: k}, counter)
+            # Stop early when the iterations so far project past the layer limit.
+            added = len(self.net.layers) - start
+            projected = start + added * model.times // (k + 1)
+            if projected > MAX_LAYERS:
+                self.error(
+                    "too-many-layers",
+                    f"this `repeat` would expand the network to about {projected:,} layers, "
+                    f"more than the limit of {MAX_LAYERS:,}",
+                    head_span,
+                    hint="reduce `repeat` counts",
+                )
+                raise _Abort
         return flow
 
     def seq(self, args, head_span, flow, path, env) -> Flow | None:
