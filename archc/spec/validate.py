@@ -160,6 +160,9 @@ def _closest(errors: list[dict], field: Any, value: Any) -> str | None:
 
 
 def _rephrase(message: str) -> str:
+    counted = re.match(r"(List|Dictionary) should have at (least|most) (\d+) items?", message)
+    if counted:
+        return f"needs at {counted[2]} {counted[3]} item{'s' if counted[3] != '1' else ''}"
     message = message.replace("Input should be", "should be").replace("Input", "value")
     return message.replace("a valid integer", "an integer").replace("a valid", "a")
 
