@@ -14,6 +14,7 @@ so a spec cannot run code, call functions other than the few listed here, or bui
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from functools import lru_cache
@@ -86,6 +87,17 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
+def div(numerator: float, denominator: float) -> float:
+    """True division, a float: `/` is refused so that `in.channels / 2` is not a float by mistake.
+
+    >>> div(3, 4)
+    0.75
+    """
+    if denominator == 0:
+        raise ExprError("division by zero in `div`")
+    return numerator / denominator
+
+
 _FUNCTIONS = {
     "len": len,
     "min": min,
@@ -93,6 +105,9 @@ _FUNCTIONS = {
     "make_divisible": make_divisible,
     "int": int,
     "round": round,
+    "ceil": math.ceil,
+    "floor": math.floor,
+    "div": div,
 }
 
 
@@ -166,7 +181,7 @@ class _Evaluator:
         if isinstance(node.op, ast.Div):
             raise ExprError(
                 f"`/` is not integer division in `{self.text}`",
-                hint="use `//` for integer division",
+                hint="use `//` for integer division, or `div(a, b)` for a fraction",
             )
         func = _BINARY.get(type(node.op))
         if func is None:
@@ -228,6 +243,8 @@ class _Evaluator:
             return _FUNCTIONS[name](*args)
         except TypeError:
             raise ExprError(f"wrong arguments to `{name}`") from None
+        except (ValueError, OverflowError):  # int(), ceil() or round() of infinity or nan
+            raise ExprError(f"`{ast.unparse(node)}` has no finite value") from None
 
 
 def _truth(value: Any) -> bool:
