@@ -98,6 +98,15 @@ def div(numerator: float, denominator: float) -> float:
     return numerator / denominator
 
 
+def total(values: list) -> int | float:
+    """The sum of a list of numbers: `sum($depths[:$s])` is the first block index of stage s."""
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
+        raise ExprError("`sum` takes a list of numbers")
+    return sum(values)
+
+
 _FUNCTIONS = {
     "len": len,
     "min": min,
@@ -108,6 +117,7 @@ _FUNCTIONS = {
     "ceil": math.ceil,
     "floor": math.floor,
     "div": div,
+    "sum": total,
 }
 
 
@@ -221,12 +231,26 @@ class _Evaluator:
         return self.eval(node.body) if _truth(self.eval(node.test)) else self.eval(node.orelse)
 
     def eval_Subscript(self, node: ast.Subscript) -> Any:
+        if isinstance(node.slice, ast.Slice):
+            return self.slice(node)
         container, index = self.eval(node.value), self.eval(node.slice)
         if not isinstance(container, list) or not isinstance(index, int):
             raise ExprError(f"`{ast.unparse(node)}` needs a list and an integer index")
         if not -len(container) <= index < len(container):
             raise ExprError(f"index {index} is out of range for a list of {len(container)} items")
         return container[index]
+
+    def slice(self, node: ast.Subscript) -> list:
+        """`$list[a:b]`, `$list[:b]`, `$list[a:]`; no step."""
+        container = self.eval(node.value)
+        bounds = [None if b is None else self.eval(b) for b in (node.slice.lower, node.slice.upper)]
+        if node.slice.step is not None:
+            raise ExprError(f"`{_source(node)}`: a slice takes no step")
+        if not isinstance(container, list) or not all(
+            b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds
+        ):
+            raise ExprError(f"`{_source(node)}` needs a list and integer bounds")
+        return container[bounds[0] : bounds[1]]
 
     def eval_List(self, node: ast.List) -> Any:
         return [self.eval(item) for item in node.elts]
@@ -245,6 +269,11 @@ class _Evaluator:
             raise ExprError(f"wrong arguments to `{name}`") from None
         except (ValueError, OverflowError):  # int(), ceil() or round() of infinity or nan
             raise ExprError(f"`{ast.unparse(node)}` has no finite value") from None
+
+
+def _source(node: ast.expr) -> str:
+    """A node as the spec wrote it: `$depths[:2]`, not the parser's internal names."""
+    return ast.unparse(node).replace(_VAR_PREFIX, "$").replace(_IN_NAME + ".", "in.")
 
 
 def _truth(value: Any) -> bool:
