@@ -61,6 +61,17 @@ CODES: dict[str, str] = {
     "merge-mismatch": "Branches merged by `add` or `concat` have incompatible shapes.",
     "symbolic-channels": "A channel or feature count depends on a symbolic input dim.",
     "lossy-downsampling": "A pooling or strided convolution drops rows or columns of its input.",
+    "missing-dependency": "A package that `build` or `export` needs (torch, onnx, onnxruntime) "
+    "is not installed.",
+    "lowering-mismatch": "The lowered torch module disagrees with the static answers (an archc bug).",
+    "bad-output": "The export's output path is a directory, a device, the spec itself, or in a "
+    "missing or read-only folder.",
+    "bad-option": "An export option has a value it does not accept (an opset out of range).",
+    "symbolic-input": "An ONNX export needs concrete spatial sizes; the input has symbolic ones.",
+    "provider-unavailable": "`--provider cuda` was asked for where ONNX Runtime cannot run CUDA.",
+    "export-failed": "torch's ONNX exporter failed on a spec that checks.",
+    "verify-failed": "The exported ONNX file disagrees with the static shapes or with PyTorch.",
+    "write-failed": "Writing the exported file failed (a full disk, a permission).",
 }
 
 
