@@ -215,6 +215,64 @@ def new(
     typer.echo(f"wrote {path}; check it with: archc check {path}")
 
 
+@app.command()
+def graph(
+    spec: Annotated[str, typer.Argument(help="The spec file to draw.")],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="The picture to write: OUT.svg or OUT.html.", metavar="OUT"
+        ),
+    ],
+    set_: SetOption = None,
+    input: InputOption = None,
+    collapse: Annotated[
+        bool,
+        typer.Option(
+            "--collapse/--expand",
+            help="Draw each block call as one box (default), or every layer in its frame.",
+        ),
+    ] = True,
+) -> None:
+    """Draw a network: sequences top to bottom, branches side by side, shapes on the edges.
+
+    OUT.svg is a picture; OUT.html a self-contained page where blocks open and close. PNG is
+    not written: convert the SVG, or screenshot the page. Exit 1 when the spec does not check
+    (its diagnostics are printed), 2 for usage errors (a bad option, an unwritable OUT).
+
+    Example: archc graph specs/googlenet.yaml -o googlenet.svg
+    """
+    from pathlib import Path
+
+    from archc.api import check_file
+    from archc.diagnostics import UsageError, render
+    from archc.draw import FORMATS, render_picture, write_atomic
+    from archc.report import to_text
+
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        formats = ", ".join(f".{f}" for f in FORMATS)
+        why = "PNG is not supported (convert the SVG)" if suffix == "png" else "unknown format"
+        raise _usage(f"cannot write {output}: {why}; the formats are {formats}")
+    overrides, dims = _overrides(set_), _input(input)
+    try:
+        result = check_file(spec, overrides, dims)
+    except UsageError as exc:
+        for diag in exc.diagnostics:
+            typer.echo(render(diag, None), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    if not result.ok:
+        typer.echo(to_text([result]), err=True)
+        raise typer.Exit(EXIT_SPEC)
+    for diag in result.diagnostics:  # warnings
+        typer.echo(render(diag, result.source), err=True)
+    try:
+        write_atomic(output, render_picture(result.network, suffix, collapse))
+    except OSError as exc:
+        raise _usage(f"cannot write {output}: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {output}")
+
+
 def main() -> None:
     """Console entry point."""
     try:
