@@ -12,12 +12,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from archc.api import check, load, load_text
 from archc.cli import app
 from archc.draw import render_html, render_svg
 from archc.draw.svg import shape_text
+from tests.fuzz import networks, to_spec
 
 ROOT = Path(__file__).parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
@@ -142,13 +144,31 @@ def _boxes_of_text(svg: str):
 @pytest.mark.parametrize("name", ZOO)
 @pytest.mark.parametrize("collapse", [True, False])
 def test_no_two_labels_overlap(name, collapse):
-    boxes = _boxes_of_text(render_svg(network(name), collapse=collapse))
+    _assert_no_overlap(_boxes_of_text(render_svg(network(name), collapse=collapse)))
+
+
+def _assert_no_overlap(boxes) -> None:
     boxes.sort()
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             if b[0] >= a[2]:
                 break
             assert not (a[1] < b[3] and b[1] < a[3]), f"{a[4]!r} overlaps {b[4]!r}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_random_networks_draw_every_layer_without_overlaps(description):
+    net = check(load_text(to_spec(*description), "fuzz.yaml"))
+    if not net.ok:
+        return
+    expanded = render_svg(net, collapse=False)
+    boxes = len(rects(expanded, "layer")) + len(rects(expanded, "merge"))
+    assert boxes == len(net.layers)
+    collapsed = render_svg(net, collapse=True)
+    assert len(rects(collapsed, "collapsed")) == len(outermost_blocks(net))
+    for svg in (expanded, collapsed):
+        _assert_no_overlap(_boxes_of_text(svg))
 
 
 class _Tags(HTMLParser):

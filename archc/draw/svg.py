@@ -344,8 +344,10 @@ def render_svg(network: Network, collapse: bool = True, prefix: str = "") -> str
     title = network.name
     summary = (
         f"{shape_text(network.input)} → {shape_text(network.output_shape or ())}  ·  "
-        f"{_count(network.params)} params  ·  {_count(network.macs)} MACs"
+        f"{_count(network.params)} params"
     )
+    if isinstance(network.macs, int):  # a symbolic count is too long for a title line
+        summary += f"  ·  {network.macs:,} MACs"
     head_h = 44
     body.emit(MARGIN, MARGIN + head_h)
     lanes = _draw_refs(canvas, MARGIN + body.w + 20)
