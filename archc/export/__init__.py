@@ -1,0 +1,274 @@
+"""ONNX export: check the spec, lower it, export it, verify it, and only then write OUT.
+
+    >>> import archc
+    >>> result = archc.export(archc.load("specs/lenet.yaml"), "lenet.onnx")
+    >>> result.providers, result.batch_sizes
+    (['CPUExecutionProvider'], [1, 7])
+
+The steps, each of which can fail without touching OUT: check the spec (no torch yet), lower it
+(`archc.lower`), export with torch's TorchScript exporter (default; `exporter="dynamo"` for
+the `torch.export` one) into a temporary folder beside OUT, name nodes by spec path, write the
+file, verify it (`archc.export.verify`), and move it over OUT.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import types
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from archc.analysis.symbolic import dim_json
+from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError
+from archc.export import paths, writer
+from archc.export import verify as proof
+from archc.export.verify import Provider
+from archc.export.writer import Exporter
+from archc.graph import Network
+from archc.spec.schema import Spec
+
+DEFAULT_OPSET = 18
+OPSETS = {"torchscript": (9, 20), "dynamo": (18, 23)}  # what each exporter of torch 2.13 writes
+VERIFY_BATCHES = [1, 7]
+
+
+class ExportFailed(ArchcError):
+    """The exporter failed, or the exported file does not compute what PyTorch computes."""
+
+
+@dataclass
+class ExportResult:
+    """What `export_onnx` wrote and what it proved; `to_json` is the CLI's JSON document."""
+
+    file: str
+    bytes: int
+    external_data: str | None
+    opset: int
+    nodes: int
+    exporter: str
+    name: str
+    input: list[int | str]
+    output: list[int | str]
+    dynamic_batch: bool
+    verified: bool
+    providers: list[str] = field(default_factory=list)
+    max_abs_diff: float | None = None
+    tolerance: float | None = None
+    batch_sizes: list[int] = field(default_factory=list)
+    shapes_checked: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line: what was written and what was proven."""
+        size = f"{self.bytes / 1e6:.1f} MB" if self.bytes >= 100_000 else f"{self.bytes:,} bytes"
+        batch = f"dynamic batch {self.input[0]}" if self.dynamic_batch else "static batch"
+        wrote = f"wrote {self.file} ({size}, opset {self.opset}, {self.nodes} nodes, {batch})"
+        if self.external_data:
+            wrote += f" with weights in {self.external_data}"
+        if not self.verified:
+            return f"{wrote}; not verified (--no-verify)"
+        batches = " and ".join(map(str, self.batch_sizes))
+        return (
+            f"{wrote}; verified: onnx checker and strict shape inference agree with "
+            f"{self.shapes_checked} static shapes, ONNX Runtime ({', '.join(self.providers)}) "
+            f"matches PyTorch at batch {batches} (max abs diff {self.max_abs_diff:.2g} "
+            f"<= {self.tolerance:.2g})"
+        )
+
+
+def export_onnx(
+    spec: Spec,
+    path: str | os.PathLike,
+    *,
+    opset: int = DEFAULT_OPSET,
+    input_dims: list[int | str] | None = None,
+    static_batch: bool = False,
+    provider: Provider = "auto",
+    verify: bool = True,
+    exporter: Exporter = "torchscript",
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Export `spec` to the ONNX file `path` and, if `verify`, prove it on ONNX Runtime.
+
+    The batch axis is dynamic (named by the spec's batch dim, else `N`) unless `static_batch`.
+    Weights are PyTorch's default initialization under `seed`, with batch-norm statistics and
+    affine parameters drawn at random so that verification exercises them.
+
+    Raises SpecError (the spec does not check), UsageError (bad path, option or provider,
+    missing dependency: MissingDependency is one), ExportFailed (export or verification failed).
+    OUT is untouched whenever anything is raised, KeyboardInterrupt included.
+    """
+    started = time.perf_counter()
+    say = progress or (lambda message: None)
+    if exporter not in OPSETS:
+        raise _usage("bad-option", f"unknown exporter `{exporter}`; use torchscript or dynamo")
+    if provider not in ("auto", "cpu", "cuda"):
+        raise _usage("bad-option", f"unknown provider `{provider}`; use cpu, cuda or auto")
+    low, high = OPSETS[exporter]
+    if not low <= opset <= high:
+        raise _usage(
+            "bad-option", f"the {exporter} exporter writes opsets {low} to {high}, not {opset}"
+        )
+    network, batch_name = _checked(spec, input_dims, static_batch)
+    out = paths.check_output(path, spec.file)
+
+    from archc import __version__
+    from archc.lower import lower, require
+
+    torch = require("torch", network.file)
+    onnx = require("onnx", network.file)
+    if verify:
+        require("onnxruntime", network.file)
+        if provider == "cuda":
+            proof.providers_for("cuda", network.file)  # fail before the slow part
+
+    say(f"building {network.name} ({network.params:,} parameters)")
+    torch.manual_seed(seed)
+    model = lower(network)
+    randomize_batch_norm(model)
+    model.eval()
+    batch = 2 if batch_name else int(network.input[0])  # 2: tracing at 1 may specialize
+    example = torch.randn(batch, *(int(d) for d in network.input[1:]))
+
+    with paths.staging(out) as folder:
+        say(f"exporting with the {exporter} exporter, opset {opset}")
+        exported = folder / "exported.onnx"
+        try:
+            with writer.quiet() as captured, torch.no_grad():
+                writer.run_exporter(
+                    model, example, exported, exporter=exporter, opset=opset, batch_name=batch_name
+                )
+            proto = onnx.load(str(exported))
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:
+            hint = "try `--exporter dynamo`" if exporter == "torchscript" else None
+            raise _failed(
+                network, f"the {exporter} exporter failed: {_first_line(exc)}", hint=hint
+            ) from exc
+        del captured
+        writer.name_nodes(proto, network)
+        writer.annotate(proto, network, __version__)
+        nodes = len(proto.graph.node)
+
+        say("writing")
+        staged = folder / out.name
+        try:
+            staged_data = writer.write_model(proto, staged, out.name + ".data")
+        except OSError as exc:
+            raise paths.refuse(out, exc.strerror or str(exc), "write-failed") from None
+
+        result = ExportResult(
+            file=str(path),
+            bytes=staged.stat().st_size,
+            external_data=str(out.with_name(out.name + ".data")) if staged_data else None,
+            opset=opset,
+            nodes=nodes,
+            exporter=exporter,
+            name=network.name,
+            input=[dim_json(d) for d in network.input],
+            output=[dim_json(d) for d in network.output_shape],
+            dynamic_batch=batch_name is not None,
+            verified=verify,
+        )
+        if verify:
+            try:
+                say("checking the graph: onnx checker, strict shape inference")
+                result.shapes_checked = proof.check_graph(
+                    proto, network, staged, staged_data is not None
+                )
+                del proto
+                batches = VERIFY_BATCHES if batch_name else [batch]
+                say(f"running PyTorch and ONNX Runtime at batch {', '.join(map(str, batches))}")
+                report = proof.compare_runtimes(model, staged, network, batches, provider, seed)
+            except proof.VerificationFailed as exc:
+                raise _failed(network, str(exc), "verify-failed") from None
+            result.providers, result.batch_sizes = report.providers, report.batch_sizes
+            result.max_abs_diff, result.tolerance = report.max_abs_diff, report.tolerance
+        try:
+            paths.commit(staged, out, staged_data)
+        except OSError as exc:
+            raise paths.refuse(out, exc.strerror or str(exc), "write-failed") from None
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def randomize_batch_norm(model: Any) -> None:
+    """Draw batch-norm statistics and affine parameters at random (defaults make BN a no-op)."""
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    with torch.no_grad():
+        for module in model.modules():
+            if not isinstance(module, _BatchNorm):
+                continue
+            if module.running_mean is not None:
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+            if module.affine:
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.1, 0.1)
+
+
+def _checked(
+    spec: Spec, input_dims: list[int | str] | None, static_batch: bool
+) -> tuple[Network, str | None]:
+    """The checked network, its batch dim symbolic unless static, and the batch dim's name."""
+    from archc.api import check
+
+    dims = list(input_dims if input_dims is not None else spec.input)
+    symbolic = [str(d) for d in dims[1:] if isinstance(d, str)]
+    if symbolic:
+        raise _usage(
+            "symbolic-input",
+            f"the input [{', '.join(map(str, dims))}] has symbolic sizes "
+            f"({', '.join(symbolic)}); an ONNX export needs numbers",
+            spec.file,
+            hint="give the sizes with --input (`archc check` lists the valid ones)",
+        )
+    if static_batch:
+        batch_name = None
+        dims[0] = dims[0] if isinstance(dims[0], int) else 1
+    else:
+        batch_name = dims[0] if isinstance(dims[0], str) else "N"
+        dims[0] = batch_name
+    network = check(spec, dims)
+    if not network.ok:
+        raise SpecError([d for d in network.diagnostics if d.severity == "error"])
+    return network, batch_name
+
+
+def _usage(code: str, message: str, file: str = "<export>", hint: str | None = None):
+    return UsageError([Diagnostic(code, message, file, hint=hint)])
+
+
+def _failed(
+    network: Network, message: str, code: str = "export-failed", hint: str | None = None
+) -> ExportFailed:
+    hint = hint or "this is a bug in archc or torch: please report it with the spec"
+    return ExportFailed([Diagnostic(code, f"{network.name}: {message}", network.file, hint=hint)])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this package sets `archc.export` to it, hiding the API function of that name;
+    calling the package therefore does what `archc.export(spec, path, ...)` promises."""
+
+    def __call__(self, spec: Spec, path: str | os.PathLike, **options: Any) -> ExportResult:
+        return export_onnx(spec, path, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+__all__ = ["DEFAULT_OPSET", "ExportFailed", "ExportResult", "export_onnx"]

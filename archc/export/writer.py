@@ -1,0 +1,199 @@
+"""Running torch's ONNX exporter quietly, naming nodes by spec path, and writing the file.
+
+The TorchScript exporter names a node by the modules it was called in, e.g.
+`/resnet_block1/resnet_block1.0/resnet_block1.0.0/main/conv1/Conv`; `name_nodes` turns that
+back into the spec path, `resnet_block1.0.0.main.conv1/Conv`, and records the YAML line in the
+node's `doc_string`, so that an ONNX Runtime error names a line of the spec.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from archc.graph import Network
+
+Exporter = Literal["torchscript", "dynamo"]
+# The largest protobuf message is 2 GiB; bigger models keep their weights in OUT.data.
+PROTOBUF_LIMIT = 2**31 - 2**20
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[list[str]]:
+    """Silence stdout, stderr (at the file-descriptor level: C++ and logging too) and warnings.
+
+    Yields a list that holds the captured text once the block has ended.
+    """
+    captured: list[str] = []
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    python_text = io.StringIO()  # sys.stdout may not be fd 1 (pytest, typer's CliRunner)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(python_text),
+                contextlib.redirect_stderr(python_text),
+            ):
+                warnings.simplefilter("ignore")
+                yield captured
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for descriptor in saved:
+                os.close(descriptor)
+            sink.seek(0)
+            captured.append(sink.read().decode("utf-8", errors="replace") + python_text.getvalue())
+
+
+def run_exporter(
+    model: Any,
+    example: Any,
+    file: Path,
+    *,
+    exporter: Exporter,
+    opset: int,
+    batch_name: str | None,
+) -> None:
+    """Export `model` traced on `example` to `file`; `batch_name` None means a static batch."""
+    import torch
+
+    common = dict(input_names=["input"], output_names=["output"], opset_version=opset)
+    if exporter == "torchscript":
+        axes = {"input": {0: batch_name}, "output": {0: batch_name}} if batch_name else None
+        torch.onnx.export(model, (example,), str(file), dynamo=False, dynamic_axes=axes, **common)
+    else:
+        shapes = ({0: torch.export.Dim(batch_name, min=1)},) if batch_name else None
+        torch.onnx.export(
+            model, (example,), str(file), dynamo=True, dynamic_shapes=shapes, **common
+        )
+
+
+def scope_path(name: str) -> tuple[str, str] | None:
+    """Split a TorchScript node name into (spec path, rest), or None if it has no scope.
+
+    >>> scope_path("/resnet_block1/resnet_block1.0/resnet_block1.0.0/main/conv1/Conv")
+    ('resnet_block1.0.0.main.conv1', 'Conv')
+    >>> scope_path("/4/4.0/y/y.0/y.0.2/Conv_3")
+    ('4.0.y.0.2', 'Conv_3')
+    """
+    if not name.startswith("/"):
+        return None
+    *atoms, rest = name[1:].split("/")
+    if not atoms:
+        return None
+    parts: list[str] = []
+    previous = ""
+    for atom in atoms:
+        # A numbered child is written `<parent's atom>.<index>`, anything else by its own name.
+        if previous and atom.startswith(previous + "."):
+            parts.append(atom[len(previous) + 1 :])
+        else:
+            parts.append(atom)
+        previous = atom
+    return ".".join(parts), rest
+
+
+def name_nodes(proto: Any, network: Network) -> None:
+    """Rename nodes to `<spec path>/<op>` and point their doc_string at the layer's YAML line.
+
+    The path comes from the TorchScript exporter's node name, or from the `torch.export`
+    exporter's `pkg.torch.onnx.name_scopes` metadata.
+    """
+    layers = {layer.path: layer for layer in network.layers}
+    scopes = {p.rsplit(".", i)[0] for p in layers for i in range(p.count(".") + 1)}
+    taken = {node.name for node in proto.graph.node}
+    for node in proto.graph.node:
+        found = _node_path(node, scopes)
+        if found is None:
+            continue
+        path, rest = found
+        new_name, count = f"{path}/{rest}", 0
+        while new_name != node.name and new_name in taken:
+            count += 1
+            new_name = f"{path}/{rest}_{count}"
+        taken.discard(node.name)
+        taken.add(new_name)
+        node.name = new_name
+        layer = layers.get(path)
+        if layer is not None:
+            node.doc_string = f"{layer.op_name} `{path}` at {network.file}:{layer.line}"
+        # torch.export's stack traces name files of this machine; they say nothing of the spec.
+        kept = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        if len(kept) != len(node.metadata_props):
+            kept = [(p.key, p.value) for p in kept]
+            del node.metadata_props[:]
+            for key, value in kept:
+                entry = node.metadata_props.add()
+                entry.key, entry.value = key, value
+
+
+def _node_path(node: Any, scopes: set[str]) -> tuple[str, str] | None:
+    split = scope_path(node.name)
+    if split is not None and split[0] in scopes:
+        return split
+    for entry in node.metadata_props:
+        if entry.key == "pkg.torch.onnx.name_scopes":
+            with contextlib.suppress(ValueError, SyntaxError):
+                names = ast.literal_eval(entry.value)
+                for name in reversed(names):
+                    if name in scopes:
+                        return name, node.op_type
+    return None
+
+
+def annotate(proto: Any, network: Network, version: str) -> None:
+    """Record where the model comes from in the model's metadata."""
+    del proto.metadata_props[:]
+    for key, value in (
+        ("archc.version", version),
+        ("archc.spec", network.file),
+        ("archc.name", network.name),
+    ):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.doc_string = network.description.strip()[:1000]
+
+
+def write_model(proto: Any, file: Path, data_name: str) -> Path | None:
+    """Write `proto` to `file`, one self-contained file below the protobuf limit.
+
+    Above it, the weights go to `data_name` in the same folder; returns that path, else None.
+    """
+    import onnx
+
+    if proto.ByteSize() < PROTOBUF_LIMIT:
+        payload = proto.SerializeToString()
+        with open(file, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return None
+    onnx.save_model(
+        proto,
+        str(file),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=data_name,
+        size_threshold=1024,
+    )
+    data = file.with_name(data_name)
+    for path in (data, file):
+        with open(path, "rb+") as handle:
+            os.fsync(handle.fileno())
+    return data
