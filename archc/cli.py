@@ -7,6 +7,7 @@ so that `archc --help` and `archc check` start fast and never import torch.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from enum import Enum
 from typing import Annotated
@@ -213,6 +214,115 @@ def new(
     except OSError as exc:
         raise _usage(f"cannot write {path}: {exc.strerror}") from None
     typer.echo(f"wrote {path}; check it with: archc check {path}")
+
+
+class ExportFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ExportProvider(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class ExportExporter(str, Enum):
+    torchscript = "torchscript"
+    dynamo = "dynamo"
+
+
+@app.command()
+def export(
+    spec: Annotated[str, typer.Argument(help="The spec file to export.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The .onnx file to write.")],
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset to write.")] = 18,
+    input: InputOption = None,
+    set_: SetOption = None,
+    static_batch: Annotated[
+        bool, typer.Option("--static-batch", help="Fix the batch size instead of a dynamic axis.")
+    ] = False,
+    provider: Annotated[
+        ExportProvider, typer.Option("--provider", help="ONNX Runtime provider for verifying.")
+    ] = ExportProvider.auto,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Skip the checks on ONNX and ONNX Runtime.")
+    ] = False,
+    exporter: Annotated[
+        ExportExporter, typer.Option("--exporter", help="torch's ONNX exporter to use.")
+    ] = ExportExporter.torchscript,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights.")] = 0,
+    format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ExportFormat.text,
+) -> None:
+    """Export a spec to ONNX atomically, then prove it on ONNX Runtime against PyTorch.
+
+    Exit 0 when written (and verified), 1 when the spec does not check or the export or its
+    verification fails, 2 for usage errors (a bad path or option, CUDA asked for where ONNX
+    Runtime has none, a missing dependency). On any failure OUT is left as it was.
+
+    Example: archc export specs/resnet18.yaml -o r18.onnx
+    """
+    import json
+    from pathlib import Path
+
+    from archc import __version__
+    from archc.api import load
+    from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError, render
+
+    overrides, dims = _overrides(set_), _input(input)
+    show_progress = format is ExportFormat.text and sys.stderr.isatty()
+
+    def progress(message: str) -> None:
+        typer.echo(f"archc: {message}…", err=True)
+
+    def fail(error: ArchcError, code: int, source: str | None = None) -> typer.Exit:
+        for diag in error.diagnostics:
+            if isinstance(error, SpecError):
+                typer.echo(render(diag, source), err=True)
+            else:
+                hint = f" (help: {diag.hint})" if diag.hint else ""
+                typer.echo(f"error[{diag.code}]: {diag.message}{hint}", err=True)
+        if format is ExportFormat.json:
+            diagnostics = [d.to_json() for d in error.diagnostics]
+            typer.echo(json.dumps({"archc": __version__, "ok": False, "diagnostics": diagnostics}))
+        return typer.Exit(code)
+
+    source = None
+    try:
+        loaded = load(spec, overrides)
+        source = loaded.source
+        from archc.export import export_onnx
+
+        result = export_onnx(
+            loaded,
+            output,
+            opset=opset,
+            input_dims=dims,
+            static_batch=static_batch,
+            provider=provider.value,
+            verify=not no_verify,
+            exporter=exporter.value,
+            seed=seed,
+            progress=progress if show_progress else None,
+        )
+    except SpecError as exc:
+        if source is None:
+            with contextlib.suppress(OSError):
+                source = Path(spec).read_text("utf-8", errors="replace")
+        raise fail(exc, EXIT_SPEC, source) from None
+    except UsageError as exc:
+        raise fail(exc, EXIT_USAGE) from None
+    except ArchcError as exc:
+        raise fail(exc, EXIT_SPEC) from None
+    except Exception as exc:  # a bug: still one line and a clean exit code
+        message = f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
+        raise fail(ArchcError([Diagnostic("export-failed", message, spec)]), EXIT_SPEC) from None
+    if format is ExportFormat.json:
+        typer.echo(json.dumps({"archc": __version__, "ok": True, **result.to_json()}))
+    else:
+        typer.echo(result.summary())
 
 
 @app.command()
