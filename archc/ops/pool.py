@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from archc.analysis.symbolic import Sym, ceil_div
 from archc.ops.base import (
     NonNegativePair,
     Op,
@@ -49,11 +48,10 @@ class _Pool(Op):
             if not self.ceil_mode:
                 out.append(span // s + 1)
                 continue
-            n = ceil_div(span, s) + 1
-            # PyTorch drops a last window that would start inside the right padding.
-            if not isinstance(size, Sym) and (n - 1) * s >= size + p:
-                n -= 1
-            out.append(n)
+            # PyTorch rounds up, then drops a last window that would start inside the right
+            # padding: min(floor((span + s - 1)/s), floor((size + p - 1)/s)) + 1, which is one
+            # floor with the smaller constant (the same for symbolic sizes).
+            out.append((size + min(2 * p - extent + s - 1, p - 1)) // s + 1)
         return (*x[:2], *out)
 
     def windows(self, x: Shape) -> tuple[Window, Window]:
