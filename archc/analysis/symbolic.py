@@ -47,6 +47,10 @@ class Floor:
         return f"floor({self.num.render(grouped=True)}/{self.den})"
 
 
+def _atom_vars(atom) -> set[str]:
+    return {atom} if isinstance(atom, str) else atom.num.variables
+
+
 def _sort_key(atom) -> tuple:
     return (0, atom, 0) if isinstance(atom, str) else (1, str(atom.num), atom.den)
 
@@ -181,7 +185,55 @@ class Sym:
                 text += f" + {body}" if coeff > 0 else f" - {body}"
         return f"({text})" if grouped and len(parts) > 1 else text
 
+    def factors(self) -> tuple[int, list[Sym]] | None:
+        """`(c, [f1, f2, ...])` with self == c * f1 * f2 * ..., each factor in its own input
+        dims (one group per dim), when the expression splits so; else None.
+
+        >>> (16 * (Sym.var("H") // 4 - 3) * (Sym.var("W") // 4 - 3)).factors()
+        (16, [floor(H/4) - 3, floor(W/4) - 3])
+        """
+        names = sorted(self.variables)
+        if len(names) < 2:
+            return None
+        head, rest = names[0], names[1:]
+        left: dict[Monomial, dict[Monomial, int]] = {}
+        for monomial, coeff in self.terms.items():
+            a = tuple(x for x in monomial if _atom_vars(x) == {head})
+            b = tuple(x for x in monomial if _atom_vars(x) != {head})
+            if any(head in _atom_vars(x) for x in b):
+                return None
+            left.setdefault(a, {})[b] = coeff
+        rows = list(left.values())
+        pivot = rows[0]
+        key = next(iter(pivot))
+        for row in rows[1:]:  # rank one: every row proportional to the pivot row
+            if set(row) != set(pivot) or any(
+                row[k] * pivot[key] != pivot[k] * row[key] for k in row
+            ):
+                return None
+        g_right = common_divisor(*pivot.values())
+        right = Sym({k: v // g_right for k, v in pivot.items()})
+        scale = pivot[key] // g_right  # row[key] = u_a * scale
+        first = {a: row[key] // scale for a, row in left.items()}
+        g_left = common_divisor(*first.values())
+        factor = Sym({a: c // g_left for a, c in first.items()})
+        const, found = g_left, [factor, right]
+        sub = right.factors() if len(rest) > 1 else None
+        if sub is not None:
+            const, found = const * sub[0], [factor, *sub[1]]
+        for i, f in enumerate(found):  # each factor leads with a positive term
+            if sorted(f.terms.items(), key=_monomial_order)[0][1] < 0:
+                found[i], const = -f, -const
+        return const, found
+
     def __str__(self) -> str:
+        parts = self.factors()
+        if parts is not None:
+            const, factors = parts
+            body = "*".join(f.render(grouped=True) for f in factors)
+            if const == 1:
+                return body
+            return f"-{body}" if const == -1 else f"{const}*{body}"
         return self.render()
 
     __repr__ = __str__
