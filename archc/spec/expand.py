@@ -88,7 +88,9 @@ class _Abort(Exception):
 
 def expand(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
     """Walk `spec`'s body and return the network with its layers and diagnostics."""
-    return _Expander(spec).run(input_dims or spec.input)
+    network = _Expander(spec).run(input_dims or spec.input)
+    network.spec = spec  # analyses re-expand it with other input sizes (valid-size hints)
+    return network
 
 
 class _Expander:
@@ -101,6 +103,7 @@ class _Expander:
         self.paths: set[str] = set()
         self.reported: set[tuple] = set()
         self.net: Network | None = None
+        self.declared_features: dict[str, int] | None = None
 
     # Entry ------------------------------------------------------------------------------------
 
@@ -483,6 +486,10 @@ class _Expander:
         try:
             y = op.infer(x)
         except OpError as exc:
+            stated = self.declared_width(exc, path)
+            if stated is not None:  # the width the spec's own input gives this linear layer
+                op = op.model_copy(update={"in_features": stated})
+                return self.op_checked(op, x, flow, path, head_span, args)
             span = args.at(exc.field) if exc.field in args else head_span
             self.error(exc.code, exc.message, span, exc.hint)
             if exc.code not in ("channel-mismatch", "features-mismatch") or not exc.field:
@@ -492,6 +499,27 @@ class _Expander:
                 y = op.infer(x)
             except OpError:
                 return None
+        return self.op_checked(op, x, flow, path, head_span, args, y)
+
+    def declared_width(self, exc: OpError, path: str) -> int | None:
+        """With a symbolic input, a linear layer without `in_features` takes the width that
+        the spec's declared (concrete) input gives it: its weights are built for that input."""
+        if exc.code != "symbolic-channels" or exc.field != "in_features":
+            return None
+        if self.declared_features is None:
+            self.declared_features = {}
+            if all(isinstance(d, int) for d in self.spec.input[1:]):
+                declared = _Expander(self.spec).run(self.spec.input)
+                self.declared_features = {
+                    layer.path: layer.input_shapes[0][-1]
+                    for layer in declared.layers
+                    if layer.op_name == "linear" and isinstance(layer.input_shapes[0][-1], int)
+                }
+        return self.declared_features.get(path)
+
+    def op_checked(self, op, x, flow, path, head_span, args, y=None) -> Flow | None:
+        if y is None:
+            y = op.infer(x)
         if not self.sizes_positive(op, x, y, path, head_span, args):
             return None
         for left, right, what in op.conditions(x):
