@@ -140,6 +140,7 @@ def load_yaml(text: str, file: str):
     >>> load_yaml("a: [1, two]", "x.yaml")
     {'a': [1, 'two']}
     """
+    _check_depth(text, file)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -162,6 +163,41 @@ def load_yaml(text: str, file: str):
             [Diagnostic("empty-spec", "the file holds no YAML document", file, Span.point(1, 1))]
         )
     return _Builder(file).build(node)
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse nesting past MAX_DEPTH from the event stream, before any node is composed.
+
+    libyaml's composer recurses in C: about 40,000 nested brackets crash the process with a
+    segmentation fault, and its scanner is quadratic in flow depth (1 MB of `[` takes hours).
+    Reading events stops at the first level too deep, so both are refused in microseconds.
+    Syntax errors are left to the real parse, which reports them.
+    """
+    parser = _Parser(text)
+    depth = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise SpecError(
+                        [
+                            Diagnostic(
+                                "too-deep",
+                                f"the YAML nests deeper than {MAX_DEPTH} levels",
+                                file,
+                                Span.point(mark.line + 1, mark.column + 1),
+                            )
+                        ]
+                    )
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    finally:
+        if hasattr(parser, "dispose"):
+            parser.dispose()
 
 
 class _Builder:
