@@ -36,8 +36,10 @@ from archc.spec.loader import YMap, YSeq
 from archc.spec.schema import _PYTHON_TYPES, Identifier, Spec
 from archc.spec.validate import show, validate
 
-MAX_LAYERS = 100_000
-MAX_STEPS = 1_000_000
+# Limits that keep every check within about 2 s and 300 MB (docs/limits.md); the largest zoo
+# networks have a few thousand layers.
+MAX_LAYERS = 10_000
+MAX_STEPS = 200_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _AXES = {2: "height", 3: "width"}
 
