@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 MAX_MAGNITUDE = 2**62
+MAX_LENGTH = 500
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _IN = re.compile(r"(?<![A-Za-z0-9_$.])in\.")
 _VAR_PREFIX = "v__"
@@ -48,9 +49,9 @@ def variables(text: str) -> set[str]:
 
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> ast.expr:
+    if len(text) > MAX_LENGTH:  # the text as written, not as rewritten (`$i` -> `v__i`)
+        raise ExprError(f"expression is longer than {MAX_LENGTH} characters ({len(text)})")
     source = _IN.sub(_IN_NAME + ".", _VAR.sub(lambda m: _VAR_PREFIX + m.group(1), text))
-    if len(source) > 500:
-        raise ExprError("expression is longer than 500 characters")
     try:
         return ast.parse(source.strip(), mode="eval").body
     except SyntaxError:
