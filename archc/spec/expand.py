@@ -31,7 +31,7 @@ from archc.diagnostics import Diagnostic, Span, nearest
 from archc.graph import Condition, Group, Layer, Network
 from archc.ops import OPS, Op, OpError, Shape
 from archc.ops.merge import MERGES, merge_shape
-from archc.spec.expr import ExprError, evaluate, is_expression
+from archc.spec.expr import ExprError, cost, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq
 from archc.spec.schema import _PYTHON_TYPES, Identifier, Spec
 from archc.spec.validate import show, validate
@@ -39,7 +39,8 @@ from archc.spec.validate import show, validate
 # Limits that keep every check within about 2 s and 300 MB (docs/limits.md); the largest zoo
 # networks have a few thousand layers.
 MAX_LAYERS = 10_000
-MAX_STEPS = 200_000
+MAX_STEPS = 100_000
+MAX_OPERATIONS = 1_000_000  # expression operations evaluated, over the whole expansion
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _AXES = {2: "height", 3: "width"}
 
@@ -100,10 +101,12 @@ class _Expander:
         self.spec = spec
         self.file = spec.file
         self.steps = 0
+        self.operations = 0
         self.calls: list[tuple[str, Span]] = []  # the block calls being expanded
         self.scopes: list[dict[str, Flow | None]] = [{}]
         self.paths: set[str] = set()
         self.reported: set[tuple] = set()
+        self.invalid: dict[tuple, list[Diagnostic]] = {}  # fields that failed, by item and values
         self.net: Network | None = None
         self.declared_features: dict[str, int] | None = None
 
@@ -239,6 +242,18 @@ class _Expander:
             )
             raise _Abort
 
+    def charge(self, operations: int, span: Span) -> None:
+        """Count expression operations; past the limit, stop with an error."""
+        self.operations += operations
+        if self.operations > MAX_OPERATIONS:
+            self.error(
+                "too-many-layers",
+                f"expressions take more than {MAX_OPERATIONS:,} operations to evaluate",
+                span,
+                hint="reduce `repeat` counts, or simplify the expressions inside them",
+            )
+            raise _Abort
+
     def split(self, item: Any, span: Span) -> tuple[str, Any, Span] | None:
         """An item's head (op, block or keyword), its arguments, and the head's span."""
         if isinstance(item, str):
@@ -280,6 +295,7 @@ class _Expander:
             return _FAIL if any(v is _FAIL for v in values) else values
         if not is_expression(raw):
             return raw
+        self.charge(cost(raw), span)
         try:
             return evaluate(raw, env, _incoming(flow.shape) if flow else None)
         except ExprError as exc:
@@ -303,8 +319,17 @@ class _Expander:
             values[key] = value
         if failed:
             return None
+        # The same item failing again (each iteration of a `repeat`) fails the same way; building
+        # pydantic's errors again would cost ~30 µs a time, seconds over a long repeat.
+        key = (model, head_span, repr({k: v for k, v in values.items() if k not in _RAW_FIELDS}))
+        if key in self.invalid:
+            self.extend(self.invalid[key])
+            return None
         model_obj, diagnostics = validate(model, args, self.file, what, values)
-        self.extend([d if d.span != args.span else _with_span(d, head_span) for d in diagnostics])
+        diagnostics = [d if d.span != args.span else _with_span(d, head_span) for d in diagnostics]
+        if model_obj is None:
+            self.invalid[key] = diagnostics
+        self.extend(diagnostics)
         return model_obj
 
     # Structural items ---------------------------------------------------------------------------

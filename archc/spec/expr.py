@@ -61,6 +61,15 @@ def _parse(text: str) -> ast.expr:
         ) from None
 
 
+@lru_cache(maxsize=4096)
+def cost(text: str) -> int:
+    """An upper bound on the operations evaluating `text` takes: its number of syntax nodes."""
+    try:
+        return sum(1 for _ in ast.walk(_parse(text)))
+    except ExprError:
+        return 1
+
+
 _BINARY = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
