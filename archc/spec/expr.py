@@ -22,6 +22,7 @@ from typing import Any
 
 MAX_MAGNITUDE = 2**62
 MAX_LENGTH = 500
+MAX_SEQUENCE = 10_000  # items of a list, or characters of a string, an expression may build
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _IN = re.compile(r"(?<![A-Za-z0-9_$.])in\.")
 _VAR_PREFIX = "v__"
@@ -209,6 +210,10 @@ class _Evaluator:
         left, right = self.eval(node.left), self.eval(node.right)
         if func is operator.pow and (not isinstance(right, int) or abs(right) > 64):
             raise ExprError(f"exponent `{ast.unparse(node.right)}` is too large")
+        if _length(func, left, right) > MAX_SEQUENCE:  # `[0] * 10**9` would take gigabytes
+            raise ExprError(
+                f"`{ast.unparse(node)}` builds a list or string longer than {MAX_SEQUENCE:,}"
+            )
         try:
             return func(left, right)
         except ZeroDivisionError:
@@ -284,6 +289,18 @@ class _Evaluator:
 def _source(node: ast.expr) -> str:
     """A node as the spec wrote it: `$depths[:2]`, not the parser's internal names."""
     return ast.unparse(node).replace(_VAR_PREFIX, "$").replace(_IN_NAME + ".", "in.")
+
+
+def _length(func: Any, left: Any, right: Any) -> int:
+    """The length of the list or string a `+` or `*` would build (0 for numbers)."""
+    sequences = (list, str)
+    if func is operator.add and isinstance(left, sequences) and isinstance(right, sequences):
+        return len(left) + len(right)
+    if func is operator.mul:
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, sequences) and isinstance(times, int):
+                return len(seq) * max(times, 0)
+    return 0
 
 
 def _truth(value: Any) -> bool:
