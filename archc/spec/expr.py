@@ -144,7 +144,7 @@ class _Evaluator:
     def eval(self, node: ast.expr) -> Any:
         method = getattr(self, "eval_" + type(node).__name__, None)
         if method is None:
-            raise ExprError(f"`{ast.unparse(node)}` is not allowed in an expression")
+            raise ExprError(f"`{_source(node)}` is not allowed in an expression")
         return _bounded(method(node))
 
     def eval_Constant(self, node: ast.Constant) -> Any:
@@ -175,7 +175,7 @@ class _Evaluator:
 
     def eval_Attribute(self, node: ast.Attribute) -> Any:
         if not (isinstance(node.value, ast.Name) and node.value.id == _IN_NAME):
-            raise ExprError(f"`{ast.unparse(node)}` is not allowed in an expression")
+            raise ExprError(f"`{_source(node)}` is not allowed in an expression")
         if node.attr not in INCOMING_FIELDS:
             raise ExprError(
                 f"`in.{node.attr}` is not a field of the incoming tensor",
@@ -196,7 +196,7 @@ class _Evaluator:
             return +value
         if isinstance(node.op, ast.Not):
             return not _truth(value)
-        raise ExprError(f"operator in `{ast.unparse(node)}` is not allowed")
+        raise ExprError(f"operator in `{_source(node)}` is not allowed")
 
     def eval_BinOp(self, node: ast.BinOp) -> Any:
         if isinstance(node.op, ast.Div):
@@ -206,13 +206,13 @@ class _Evaluator:
             )
         func = _BINARY.get(type(node.op))
         if func is None:
-            raise ExprError(f"operator in `{ast.unparse(node)}` is not allowed")
+            raise ExprError(f"operator in `{_source(node)}` is not allowed")
         left, right = self.eval(node.left), self.eval(node.right)
         if func is operator.pow and (not isinstance(right, int) or abs(right) > 64):
-            raise ExprError(f"exponent `{ast.unparse(node.right)}` is too large")
+            raise ExprError(f"exponent `{_source(node.right)}` is too large")
         if _length(func, left, right) > MAX_SEQUENCE:  # `[0] * 10**9` would take gigabytes
             raise ExprError(
-                f"`{ast.unparse(node)}` builds a list or string longer than {MAX_SEQUENCE:,}"
+                f"`{_source(node)}` builds a list or string longer than {MAX_SEQUENCE:,}"
             )
         try:
             return func(left, right)
@@ -220,7 +220,7 @@ class _Evaluator:
             raise ExprError(f"division by zero in `{self.text}`") from None
         except TypeError:
             raise ExprError(
-                f"cannot apply `{ast.unparse(node)}` to {_kind(left)} and {_kind(right)}"
+                f"cannot apply `{_source(node)}` to {_kind(left)} and {_kind(right)}"
             ) from None
 
     def eval_BoolOp(self, node: ast.BoolOp) -> Any:
@@ -235,7 +235,7 @@ class _Evaluator:
         for op, right_node in zip(node.ops, node.comparators):
             func = _COMPARE.get(type(op))
             if func is None:
-                raise ExprError(f"comparison in `{ast.unparse(node)}` is not allowed")
+                raise ExprError(f"comparison in `{_source(node)}` is not allowed")
             right = self.eval(right_node)
             if not _truth(func(left, right)):
                 return False
@@ -250,7 +250,7 @@ class _Evaluator:
             return self.slice(node)
         container, index = self.eval(node.value), self.eval(node.slice)
         if not isinstance(container, list) or not isinstance(index, int):
-            raise ExprError(f"`{ast.unparse(node)}` needs a list and an integer index")
+            raise ExprError(f"`{_source(node)}` needs a list and an integer index")
         if not -len(container) <= index < len(container):
             raise ExprError(f"index {index} is out of range for a list of {len(container)} items")
         return container[index]
@@ -274,7 +274,7 @@ class _Evaluator:
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in _FUNCTIONS or node.keywords:
             raise ExprError(
-                f"`{ast.unparse(node.func)}` is not a function of the spec language",
+                f"`{_source(node.func)}` is not a function of the spec language",
                 hint="the functions are " + ", ".join(sorted(_FUNCTIONS)),
             )
         args = [self.eval(arg) for arg in node.args]
@@ -283,7 +283,7 @@ class _Evaluator:
         except TypeError:
             raise ExprError(f"wrong arguments to `{name}`") from None
         except (ValueError, OverflowError):  # int(), ceil() or round() of infinity or nan
-            raise ExprError(f"`{ast.unparse(node)}` has no finite value") from None
+            raise ExprError(f"`{_source(node)}` has no finite value") from None
 
 
 def _source(node: ast.expr) -> str:
