@@ -284,7 +284,7 @@ class _Builder:
     def mapping(self, node: yaml.MappingNode, depth: int) -> YMap:
         result = YMap(span_of(node))
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == _PLAIN and key_node.value == "<<":  # resolved as plain, not merge
                 self.fail("yaml-tag", "YAML merge keys (`<<`) are not accepted", key_node)
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (_PLAIN, _QUOTED):
                 self.fail("bad-key", "mapping keys must be plain strings", key_node)
