@@ -292,7 +292,18 @@ def describe(progs: list, name: str) -> str:
     parts = []
     if finite:
         parts.append(f"{name} ∈ {{" + ", ".join(_finite(p) for p in finite) + "}")
-    for lo, _, step in (p for p in progs if p[1] is None):
+    tails = [p for p in progs if p[1] is None]
+    low = min((p[0] for p in tails), default=0)
+    steps = {p[2] for p in tails}
+    if len(tails) > 2 and len(steps) == 1 and all(p[0] < low + p[2] for p in tails):
+        step = steps.pop()  # several classes modulo one step, from one point on
+        residues = _compress(sorted(p[0] % step for p in tails))
+        parts.append(
+            f"{name} mod {step} ∈ {{" + ", ".join(_finite(r) for r in residues) + f"}}, "
+            f"{name} ≥ {low}"
+        )
+        tails = []
+    for lo, _, step in tails:
         if step == 1:
             parts.append(f"{name} ≥ {lo}")
             continue
