@@ -63,7 +63,7 @@ CODES: dict[str, str] = {
     "lossy-downsampling": "A pooling or strided convolution drops rows or columns of its input.",
     "missing-dependency": "A package that `build` or `export` needs (torch, onnx, onnxruntime) "
     "is not installed.",
-    "lowering-mismatch": "The lowered torch module disagrees with the static answers (an archc bug).",
+    "lowering-mismatch": "The torch module disagrees with the static answers (a bug in archc).",
     "bad-output": "The export's output path is a directory, a device, the spec itself, or in a "
     "missing or read-only folder.",
     "bad-option": "An export option has a value it does not accept (an opset out of range).",
@@ -72,6 +72,9 @@ CODES: dict[str, str] = {
     "export-failed": "torch's ONNX exporter failed on a spec that checks.",
     "verify-failed": "The exported ONNX file disagrees with the static shapes or with PyTorch.",
     "write-failed": "Writing the exported file failed (a full disk, a permission).",
+    "uneven-adaptive-pool": "An adaptive pool's output size does not divide its input size: its "
+    "windows differ in size, and ONNX export of such a pool fails.",
+    "size-dependent-merge": "Branches merged by `add` or `concat` agree only for some input sizes.",
 }
 
 

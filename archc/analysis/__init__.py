@@ -1,4 +1,4 @@
-"""Analyses of a compiled network: receptive field, valid input sizes, memory."""
+"""Analyses of a compiled network: receptive field, valid input sizes, warnings, memory."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ if TYPE_CHECKING:
 
 
 def analyze(network: Network) -> None:
-    """Run every analysis that the check reports, in place."""
+    """Run every analysis that the check reports, in place: receptive fields, size warnings,
+    and, when a concrete input fails, the input sizes that would work."""
     from archc.analysis.receptive_field import receptive_fields
+    from archc.analysis.warnings import add_warnings
 
     if network.ok:
         receptive_fields(network)
+    add_warnings(network)

@@ -1,0 +1,304 @@
+"""Warnings about input sizes, and hints at sizes that work when the given one fails.
+
+- `lossy-downsampling`: a strided window (pooling or convolution) whose windows end before the
+  last rows/columns of its input, at the given concrete input; the hint names the nearest input
+  that drops nothing anywhere.
+- `uneven-adaptive-pool`: an adaptive pool whose output size does not divide its input size
+  (uneven windows; ONNX export fails on such pools).
+- `size-dependent-merge`: with symbolic input dims, a merge whose branches agree only for some
+  sizes, narrowing the set of valid inputs.
+
+When a concrete input fails for reasons of size (a collapse, a merge or `in_features`
+mismatch), the network is re-expanded with symbolic H and W and the exact valid set is added
+to the first such error as a note, with the nearest sizes that work as help.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from archc.analysis.periodic import describe
+from archc.analysis.symbolic import Sym
+from archc.analysis.valid_inputs import (
+    _as_pair,
+    nearest_text,
+    same_set,
+    solve_conditions,
+    spatial_symbols,
+    valid_input_sets,
+)
+from archc.diagnostics import Diagnostic
+from archc.graph import Network
+
+_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch", "kernel-too-large")
+_AXES = ("row", "column")
+
+
+def add_warnings(network: Network) -> None:
+    """Append the size warnings and hints to `network.diagnostics`, in place."""
+    if len(network.input) != 4:
+        return
+    if network.ok:
+        _lossy(network)
+        _adaptive(network)
+        _merges(network)
+    else:
+        _size_hints(network)
+
+
+# Re-expansion with symbolic sizes -------------------------------------------------------------
+
+
+def _dim_arg(dim) -> int | str:
+    return str(dim) if isinstance(dim, Sym) else dim
+
+
+def reexpand(network: Network, dims: list) -> Network | None:
+    """The network's spec expanded again with other input dims (None without a spec)."""
+    spec = getattr(network, "spec", None)
+    if spec is None:
+        return None
+    from archc.spec.expand import expand
+
+    return expand(spec, [_dim_arg(network.input[0]), _dim_arg(network.input[1]), *dims])
+
+
+def _concrete_hw(network: Network) -> tuple[int, int] | None:
+    h, w = network.input[2:]
+    return (h, w) if isinstance(h, int) and isinstance(w, int) else None
+
+
+# lossy-downsampling ---------------------------------------------------------------------------
+
+
+def _strided_windows(layer):
+    """(axis, window) for each spatial axis where windows are strided and contiguous."""
+    x = layer.input_shapes[0]
+    windows = layer.op.windows(x) if layer.op is not None and len(x) == 4 else None
+    if not windows or len(layer.shape) != 4:
+        return []
+    return [(a, w) for a, w in enumerate(windows) if w.stride > 1 and w.kernel >= w.stride]
+
+
+def _last_read(layer, axis: int, window):
+    """The last input row (or column) that a window of `layer` reads."""
+    n = layer.shape[2 + axis]
+    return (n - 1) * window.stride - window.padding + window.kernel - 1
+
+
+def _lossy(network: Network) -> None:
+    """One warning at the first layer that drops input, the others as notes."""
+    hw = _concrete_hw(network)
+    if hw is None:
+        return
+    found = []
+    for layer in network.layers:
+        dropped = []
+        for axis, window in _strided_windows(layer):
+            size = layer.input_shapes[0][2 + axis]
+            lost = size - 1 - _last_read(layer, axis, window)
+            if lost > 0:
+                dropped.append((axis, lost, size, window))
+        if dropped:
+            found.append((layer, _describe_loss(dropped)))
+    if not found:
+        return
+    (layer, text), rest = found[0], found[1:]
+    notes = tuple(f"`{other.op.kind}` at `{other.path}` drops {what}" for other, what in rest)
+    network.diagnostics.append(
+        Diagnostic(
+            "lossy-downsampling",
+            f"`{layer.op.kind}` at `{layer.path}` drops {text}"
+            + (f"; {len(rest)} later layer(s) drop more" if rest else ""),
+            layer.file,
+            layer.span,
+            severity="warning",
+            hint=_lossless_hint(network, hw),
+            notes=notes,
+        )
+    )
+
+
+def _describe_loss(dropped: list) -> str:
+    """`the last row and column of its 224×224 input (windows of 11, stride 4, end at 222)`"""
+    if len(dropped) == 2 and dropped[0][1:] == dropped[1][1:]:
+        _, lost, size, window = dropped[0]
+        what = "row and column" if lost == 1 else f"{lost} rows and columns"
+        where = f"{size}×{size}"
+    else:
+        parts = [
+            (f"{lost} " if lost > 1 else "") + _AXES[axis] + ("s" if lost > 1 else "")
+            for axis, lost, _, _ in dropped
+        ]
+        what = " and ".join(parts)
+        _, lost, size, window = dropped[0]
+        where = "×".join(str(d[2]) for d in dropped) if len(dropped) == 2 else str(size)
+    end = size - 1 - lost
+    return (
+        f"the last {what} of its {where} input (windows of {window.kernel} at stride "
+        f"{window.stride} end at {end})"
+    )
+
+
+def _lossless_hint(network: Network, hw: tuple[int, int]) -> str | None:
+    square = hw[0] == hw[1]
+    symbolic = reexpand(network, ["H", "H"] if square else ["H", "W"])
+    if symbolic is None or not symbolic.ok:
+        return None
+    dims = spatial_symbols(symbolic)
+    pairs = [_as_pair(c) for c in symbolic.conditions]
+    for layer in symbolic.layers:
+        for axis, window in _strided_windows(layer):
+            size = layer.input_shapes[0][2 + axis]
+            pairs.append((_last_read(layer, axis, window) - size + 2, "positive"))
+    coupled = any(len(e.variables) > 1 for e, _ in pairs if isinstance(e, Sym))
+    solved = solve_conditions(pairs, dims, square=square or coupled)
+    if solved is None:
+        return None
+    if square:
+        progs = solved["H"]
+        if not progs:
+            return None
+        return (
+            f"an input of {nearest_text(progs, hw[0], 2)} drops nothing anywhere "
+            f"(lossless sizes: {describe(progs, 'H = W')})"
+        )
+    texts = [describe(solved[d], d) for d in dims]
+    return "inputs that drop nothing anywhere: " + "; ".join(texts)
+
+
+# uneven-adaptive-pool -------------------------------------------------------------------------
+
+
+def _adaptive(network: Network) -> None:
+    valid = valid_input_sets(network)
+    for layer in network.layers:
+        if layer.op_name != "adaptiveavgpool2d" or layer.op is None:
+            continue
+        x = layer.input_shapes[0]
+        outs = layer.shape[2:]
+        uneven = []
+        for axis in (0, 1):
+            size, out = x[2 + axis], outs[axis]
+            if out == 1:
+                continue
+            if isinstance(size, int):
+                if size % out:
+                    uneven.append(f"{size} is not a multiple of {out}")
+            elif valid is not None:
+                narrowed = _narrowed(network, valid, [(out * (size // out) - size, "zero")])
+                if narrowed is not None:
+                    uneven.append(
+                        f"its input size {size} is a multiple of {out} only for {narrowed}"
+                    )
+        if uneven:
+            network.diagnostics.append(
+                Diagnostic(
+                    "uneven-adaptive-pool",
+                    f"`{layer.op.kind}` to {outs[0]}×{outs[1]} at `{layer.path}`: "
+                    + "; ".join(uneven)
+                    + ", so its windows differ in size",
+                    layer.file,
+                    layer.span,
+                    severity="warning",
+                    hint="make the input size a multiple of the output size (ONNX export "
+                    "fails otherwise), or pool to 1×1 with `globalavgpool2d`",
+                )
+            )
+
+
+def _narrowed(network: Network, valid, extra: list) -> str | None:
+    """The valid set with `extra` conditions, as text, when it is smaller than `valid`."""
+    dims = spatial_symbols(network)
+    pairs = [_as_pair(c) for c in network.conditions] + extra
+    solved = solve_conditions(pairs, dims, square=bool(valid.square))
+    if solved is None or all(same_set(solved[d], valid[d]) for d in dims):
+        return None
+    if valid.square:
+        return describe(solved[dims[0]], " = ".join(dims))
+    return "; ".join(describe(solved[d], d) for d in dims)
+
+
+# size-dependent-merge -------------------------------------------------------------------------
+
+
+def _merges(network: Network) -> None:
+    valid = valid_input_sets(network)
+    if valid is None:
+        return
+    dims, square = spatial_symbols(network), bool(valid.square)
+    merges = {layer.path for layer in network.layers if layer.op is None}
+    conditions = network.conditions
+    seen: set[str] = set()
+    for index, condition in enumerate(conditions):
+        if condition.layer not in merges or condition.layer in seen:
+            continue
+        seen.add(condition.layer)
+        before = [_as_pair(c) for c in conditions[:index]]
+        group = [_as_pair(c) for c in conditions[index:] if c.layer == condition.layer]
+        previous = solve_conditions(before, dims, square)
+        after = solve_conditions(before + group, dims, square)
+        if previous is None or after is None:
+            continue
+        if all(same_set(after[d], previous[d]) for d in dims):
+            continue
+        text = (
+            describe(after[dims[0]], " = ".join(dims))
+            if square
+            else "; ".join(describe(after[d], d) for d in dims)
+        )
+        network.diagnostics.append(
+            Diagnostic(
+                "size-dependent-merge",
+                f"the branches of `{condition.layer}` agree only for some input sizes: "
+                f"with it, the valid inputs narrow to {text}",
+                network.file,
+                condition.span,
+                severity="warning",
+                hint="pad or crop a branch, or use input sizes from that set",
+            )
+        )
+
+
+# Hints for a concrete input that fails ----------------------------------------------------------
+
+
+def _size_hints(network: Network) -> None:
+    hw = _concrete_hw(network)
+    if hw is None:
+        return
+    index = next((i for i, d in enumerate(network.diagnostics) if d.code in _SIZE_ERRORS), None)
+    if index is None:
+        return
+    h, w = hw
+    notes, help_ = [], None
+    if h == w:
+        symbolic = reexpand(network, ["H", "H"])
+        valid = valid_input_sets(symbolic) if symbolic is not None else None
+        if valid is None:
+            return
+        progs = valid["H"]
+        if not progs:
+            notes.append("no square input size makes this network valid")
+        else:
+            notes.append(f"this network is valid for square inputs with {describe(progs, 'H = W')}")
+            help_ = f"or give the network an input of {nearest_text(progs, h, 2)}"
+    else:
+        for name, dims, given in (("H", ["H", w], h), ("W", [h, "W"], w)):
+            symbolic = reexpand(network, dims)
+            valid = valid_input_sets(symbolic) if symbolic is not None else None
+            if valid is None:
+                continue
+            other = f"width {w}" if name == "H" else f"height {h}"
+            progs = valid[name]
+            notes.append(f"with {other}, valid: {describe(progs, name)}")
+            if progs and help_ is None:
+                pick = nearest_text(progs, given)
+                help_ = (
+                    f"or give the network an input {'height' if name == 'H' else 'width'} of {pick}"
+                )
+    diag = network.diagnostics[index]
+    hint = diag.hint
+    if help_:
+        hint = f"{hint}; {help_}" if hint else help_[3:]
+    network.diagnostics[index] = dataclasses.replace(diag, notes=(*diag.notes, *notes), hint=hint)
