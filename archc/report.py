@@ -93,6 +93,13 @@ def result_json(result: Result) -> dict:
     }
     if result.valid_inputs is not None:
         document["valid_inputs"] = result.valid_inputs
+        square = getattr(result.valid_inputs, "square", ())
+        if square:  # the dims are coupled; the sets are those of square inputs
+            document["valid_inputs_square"] = list(square)
+    if net is not None:
+        from archc.analysis.memory import memory_usage
+
+        document["memory"] = memory_usage(net)
     return document
 
 
@@ -103,8 +110,8 @@ def to_json(results: list[Result], version: str) -> str:
 # Text -----------------------------------------------------------------------------------------
 
 
-def table(net: Network) -> str:
-    """The per-layer table of a network, then its totals."""
+def table(net: Network, valid_inputs=None) -> str:
+    """The per-layer table of a network, then its totals and, if any, its valid input sizes."""
     rows = [("path", "op", "output", "params", "MACs", "RF /stride", "line")]
     for layer in net.layers:
         rows.append(
@@ -131,9 +138,18 @@ def table(net: Network) -> str:
     header = f"{net.name}: {_shape(net.input)} -> {_shape(net.output_shape)}"
     totals = (
         f"params {_count(net.params)} (buffers {_count(net.buffers)}, "
-        f"fp32 {_bytes(net.params * 4)})  MACs {_count(net.macs)} at batch 1"
+        f"fp32 {_bytes(net.params * 4)}, fp16 {_bytes(net.params * 2)})  "
+        f"MACs {_count(net.macs)} at batch 1"
     )
-    return "\n".join([header, "", *lines, "", totals])
+    from archc.analysis.memory import activation_peak
+
+    peak = activation_peak(net)
+    if peak is not None:
+        totals += f"  activations {_bytes(peak[0] * 4)} peak (fp32, at `{peak[1]}`)"
+    footer = [totals]
+    if valid_inputs is not None and hasattr(valid_inputs, "text"):
+        footer.append(f"valid inputs: {valid_inputs.text()}")
+    return "\n".join([header, "", *lines, "", *footer])
 
 
 def _bytes(count: int) -> str:
@@ -160,7 +176,7 @@ def verdict(result: Result) -> str:
 def to_text(results: list[Result]) -> str:
     parts = []
     if len(results) == 1 and results[0].network is not None and results[0].ok:
-        parts.append(table(results[0].network))
+        parts.append(table(results[0].network, results[0].valid_inputs))
     for result in results:
         if result.diagnostics:
             parts.append(diagnostics_text(result))
