@@ -150,13 +150,25 @@ def load_yaml(text: str, file: str):
             node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        span = Span.point(mark.line + 1, mark.column + 1) if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         hint = None
         if "expected a single document" in str(exc):
             hint = "put one network in each file"
-        elif "\\t" in problem or "tab" in problem:
+        elif "\\t" in problem or "tab" in problem or text[mark.index : mark.index + 1] == "\t":
             hint = "indent with spaces, not tabs"
+        elif mark is exc.problem_mark and mark.index >= len(text) and exc.context_mark:
+            # The file ends inside a bracket or a quote: point at where it opens, which is in
+            # the file, rather than past its last line.
+            mark = exc.context_mark
+            opened = exc.context.removeprefix("while parsing ").removeprefix("while scanning ")
+            problem = f"the file ends inside {opened} that starts here ({exc.problem})"
+            hint = "close it" + {
+                "[": " with `]`",
+                "{": " with `}`",
+                '"': ' with `"`',
+                "'": " with `'`",
+            }.get(text[mark.index : mark.index + 1], "")
+        span = Span.point(mark.line + 1, mark.column + 1) if mark else None
         raise SpecError([Diagnostic("yaml-syntax", problem, file, span, hint=hint)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml-syntax", str(exc), file)]) from None
