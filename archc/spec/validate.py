@@ -22,6 +22,8 @@ _RANGE = {
     "less_than_equal",
     "too_short",
     "too_long",
+    "string_too_short",
+    "string_too_long",
 }
 
 
@@ -160,9 +162,11 @@ def _closest(errors: list[dict], field: Any, value: Any) -> str | None:
 
 
 def _rephrase(message: str) -> str:
-    counted = re.match(r"(List|Dictionary) should have at (least|most) (\d+) items?", message)
+    counted = re.match(
+        r"(List|Dictionary|String) should have at (least|most) (\d+) (item|character)s?", message
+    )
     if counted:
-        return f"needs at {counted[2]} {counted[3]} item{'s' if counted[3] != '1' else ''}"
+        return f"needs at {counted[2]} {counted[3]} {counted[4]}{'s' if counted[3] != '1' else ''}"
     message = message.replace("Input should be", "should be").replace("Input", "value")
     return message.replace("a valid integer", "an integer").replace("a valid", "a")
 
