@@ -176,7 +176,11 @@ def _source_line(source: str | None, line: int) -> str | None:
     if line > len(lines):
         return None
     text = lines[line - 1].expandtabs(1)
-    return text if len(text) <= 300 else None
+    if len(text) > 300:
+        return None
+    # A NUL or escape byte in the snippet would reach the terminal raw; one replacement
+    # character per control character keeps the caret aligned.
+    return "".join("\ufffd" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text)
 
 
 def nearest(word: str, choices: list[str] | set[str] | dict) -> str | None:
