@@ -115,8 +115,21 @@ class ArchcNetwork(nn.Module):
         _run(self, values, self._items)
         return values[self._output]
 
+    def values(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Every value of a forward pass by id (0 the input, i + 1 layer i's output), kept."""
+        values = _KeepAll({0: x})
+        _run(self, values, self._items)
+        return dict(values)
+
     def extra_repr(self) -> str:
         return f"spec={self.spec_name!r}"
+
+
+class _KeepAll(dict):
+    """A value table that ignores the interpreter's `del`s."""
+
+    def __delitem__(self, key: int) -> None:
+        pass
 
 
 def _last_reads(network: Network) -> dict[int, int]:
