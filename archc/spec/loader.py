@@ -328,13 +328,7 @@ class _Builder:
             if len(value.lstrip("+-")) > MAX_INT_DIGITS:
                 self.fail("bad-number", f"integer `{_clip(value)}` is too large", node)
             return int(value)
-        if _FLOAT.fullmatch(value):
-            number = float(value)
-            if not math.isfinite(number):
-                self.fail("bad-number", f"number `{_clip(value)}` is not finite", node)
-            return number
-        if _SPECIAL.fullmatch(value):
-            self.fail("bad-number", f"`{value}` is not a finite number", node)
+        # Before floats: `010` also matches the float pattern, and was read as 10.0.
         if _AMBIGUOUS.fullmatch(value):
             self.fail(
                 "ambiguous-scalar",
@@ -342,6 +336,13 @@ class _Builder:
                 node,
                 hint=f"write it in plain decimal, or quote it (`'{value}'`) if it is a string",
             )
+        if _FLOAT.fullmatch(value):
+            number = float(value)
+            if not math.isfinite(number):
+                self.fail("bad-number", f"number `{_clip(value)}` is not finite", node)
+            return number
+        if _SPECIAL.fullmatch(value):
+            self.fail("bad-number", f"`{value}` is not a finite number", node)
         return value
 
 
