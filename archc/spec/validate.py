@@ -40,6 +40,21 @@ def locate(root: Any, loc: tuple, default: Span) -> tuple[Span, Any, bool]:
     return span, value, True
 
 
+def _path(root: Any, loc: tuple) -> tuple:
+    """The parts of pydantic's `loc` that lead through located data, skipping the names of
+    union members (`('stride', 'tuple[int, int]', 1)` -> `('stride', 1)`)."""
+    path, value = [], root
+    for part in loc:
+        if (isinstance(value, YMap) and isinstance(part, str) and part in value) or (
+            isinstance(value, YSeq) and isinstance(part, int) and 0 <= part < len(value)
+        ):
+            path.append(part)
+            value = value[part]
+        elif not isinstance(part, str):
+            break
+    return tuple(path)
+
+
 def expects(model: type[BaseModel], field: str) -> str | None:
     """The `Expect` text attached to a field's type, if any."""
     info = model.model_fields.get(field)
@@ -100,13 +115,21 @@ def _diagnostics(
     errors = exc.errors(include_url=False, include_input=False)
     # A misspelt field is one error: the unknown key, not also the required field it misses.
     misspelt = {nearest(str(e["loc"][0]), known) for e in errors if e["type"] == "extra_forbidden"}
+    # One error per field, even when a union reports one per member: the one that reaches
+    # deepest into the value (`stride: [1, 0]` fails as a pair at its item 0, not as an int).
+    best: dict = {}
+    for error in errors:
+        field = error["loc"][0] if error["loc"] else None
+        reach = len(_path(data, error["loc"]))
+        if field not in best or reach > best[field][0]:
+            best[field] = (reach, error)
     for error in errors:
         if error["type"] == "missing" and error["loc"] and error["loc"][0] in misspelt:
             continue
         loc = error["loc"]
         field = loc[0] if loc else None
-        if field in seen_fields:
-            continue  # one error per field, even when a union reports one per member
+        if field in seen_fields or best[field][1] is not error:
+            continue
         seen_fields.add(field)
         kind = error["type"]
         if kind == "extra_forbidden":
@@ -134,7 +157,7 @@ def _diagnostics(
                 )
             )
             continue
-        span, value, _ = locate(data, (field,) if field is not None else (), data.span)
+        span, value, _ = locate(data, _path(data, loc), data.span)  # the item at fault
         expect = expects(model, field) if isinstance(field, str) else None
         code = "out-of-range" if kind in _RANGE else "wrong-type"
         if expect is not None:
