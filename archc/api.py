@@ -110,14 +110,22 @@ def find_specs(paths: list[str | os.PathLike]) -> list[Path]:
     return found
 
 
-def build(spec: Spec | Network, input_dims: list[int | str] | None = None):
-    """A `torch.nn.Module` computing the spec; raises SpecError if the spec does not check."""
-    from archc.lower import lower
+def build(
+    spec: Spec | Network,
+    input_dims: list[int | str] | None = None,
+    max_params: int | None = None,
+):
+    """A `torch.nn.Module` computing the spec; raises SpecError if the spec does not check.
+
+    Refuses (OverBudget, a UsageError) a network of more than `max_params` parameters and
+    buffers (default 2e9) before torch allocates anything.
+    """
+    from archc.lower import DEFAULT_MAX_PARAMS, lower
 
     network = spec if isinstance(spec, Network) else check(spec, input_dims)
     if not network.ok:
         raise SpecError([d for d in network.diagnostics if d.severity == "error"])
-    return lower(network)
+    return lower(network, max_params or DEFAULT_MAX_PARAMS)
 
 
 def export(spec: Spec, path: str | os.PathLike, **options: Any):

@@ -252,6 +252,12 @@ def export(
         ExportExporter, typer.Option("--exporter", help="torch's ONNX exporter to use.")
     ] = ExportExporter.torchscript,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights.")] = 0,
+    max_params: Annotated[
+        int,
+        typer.Option(
+            "--max-params", min=1, help="Refuse networks with more parameters and buffers."
+        ),
+    ] = 2_000_000_000,
     format: Annotated[
         ExportFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ExportFormat.text,
@@ -306,6 +312,7 @@ def export(
             exporter=exporter.value,
             seed=seed,
             progress=progress if show_progress else None,
+            max_params=max_params,
         )
     except SpecError as exc:
         if source is None:

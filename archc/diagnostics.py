@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "merge-mismatch": "Branches merged by `add` or `concat` have incompatible shapes.",
     "symbolic-channels": "A channel or feature count depends on a symbolic input dim.",
     "lossy-downsampling": "A pooling or strided convolution drops rows or columns of its input.",
+    "over-budget": "Building the network would allocate more parameters than `--max-params`.",
     "missing-dependency": "A package that `build` or `export` needs (torch, onnx, onnxruntime) "
     "is not installed.",
     "lowering-mismatch": "The torch module disagrees with the static answers (a bug in archc).",

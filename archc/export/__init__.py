@@ -94,6 +94,7 @@ def export_onnx(
     exporter: Exporter = "torchscript",
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    max_params: int | None = None,
 ) -> ExportResult:
     """Export `spec` to the ONNX file `path` and, if `verify`, prove it on ONNX Runtime.
 
@@ -103,7 +104,9 @@ def export_onnx(
 
     Raises SpecError (the spec does not check), UsageError (bad path, option or provider,
     missing dependency: MissingDependency is one), ExportFailed (export or verification failed).
-    OUT is untouched whenever anything is raised, KeyboardInterrupt included.
+    OUT is untouched whenever anything is raised, KeyboardInterrupt included. A network of
+    more than `max_params` parameters and buffers (default 2e9) is refused before torch is
+    imported.
     """
     started = time.perf_counter()
     say = progress or (lambda message: None)
@@ -120,7 +123,10 @@ def export_onnx(
     out = paths.check_output(path, spec.file)
 
     from archc import __version__
-    from archc.lower import lower, require
+    from archc.lower import DEFAULT_MAX_PARAMS, check_budget, lower, require
+
+    max_params = max_params or DEFAULT_MAX_PARAMS
+    check_budget(network, max_params)  # before torch is imported
 
     torch = require("torch", network.file)
     onnx = require("onnx", network.file)
@@ -131,7 +137,7 @@ def export_onnx(
 
     say(f"building {network.name} ({network.params:,} parameters)")
     torch.manual_seed(seed)
-    model = lower(network)
+    model = lower(network, max_params)
     randomize_batch_norm(model)
     model.eval()
     batch = 2 if batch_name else int(network.input[0])  # 2: tracing at 1 may specialize

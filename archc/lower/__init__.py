@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from archc.diagnostics import ArchcError, Diagnostic
+from archc.diagnostics import ArchcError, Diagnostic, UsageError
 
 if TYPE_CHECKING:
     from archc.graph import Network
@@ -27,6 +27,31 @@ class MissingDependency(ArchcError):
 
 class LoweringError(ArchcError):
     """The torch module disagrees with the static answers: a bug in archc, not in the spec."""
+
+
+class OverBudget(UsageError):
+    """Building the network would allocate more parameters than the budget allows."""
+
+
+# 2e9 parameters and buffers are 8 GB of fp32 weights, before any copy an export makes.
+DEFAULT_MAX_PARAMS = 2_000_000_000
+
+
+def check_budget(network: Network, max_params: int = DEFAULT_MAX_PARAMS) -> None:
+    """Refuse, before anything is allocated, a network with more weights than `max_params`."""
+    total = network.params + network.buffers
+    if total > max_params:
+        raise OverBudget(
+            [
+                Diagnostic(
+                    "over-budget",
+                    f"`{network.name}` has {total:,} parameters and buffers "
+                    f"({total * 4 / 2**30:,.1f} GiB in fp32); the limit is {max_params:,}",
+                    network.file,
+                    hint="raise it with --max-params N if this machine has the memory",
+                )
+            ]
+        )
 
 
 def require(module: str, file: str = "<archc>") -> Any:
@@ -47,16 +72,26 @@ def require(module: str, file: str = "<archc>") -> Any:
         ) from None
 
 
-def lower(network: Network) -> Any:
+def lower(network: Network, max_params: int = DEFAULT_MAX_PARAMS) -> Any:
     """The `torch.nn.Module` computing `network`, in training mode with PyTorch's default init.
 
-    The network must have checked without errors. Raises MissingDependency without torch, and
-    LoweringError if the module's parameter or buffer count differs from the static count.
+    The network must have checked without errors. Raises OverBudget (before importing torch)
+    when it has more than `max_params` parameters and buffers, MissingDependency without torch,
+    and LoweringError if the module's parameter or buffer count differs from the static count.
     """
+    check_budget(network, max_params)
     require("torch", network.file)
     from archc.lower.module import build_module
 
     return build_module(network)
 
 
-__all__ = ["LoweringError", "MissingDependency", "lower", "require"]
+__all__ = [
+    "DEFAULT_MAX_PARAMS",
+    "LoweringError",
+    "MissingDependency",
+    "OverBudget",
+    "check_budget",
+    "lower",
+    "require",
+]
