@@ -12,7 +12,6 @@ the whole padded input. Upsampling divides the jump; those strides may be fracti
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -50,28 +49,20 @@ def receptive_fields(network: Network) -> None:
     """Set `layer.rf` to (height Field, width Field) for every layer of a spatial network."""
     if len(network.input) != 4:
         return
-    whole = [Field(size, Fraction(1), Fraction(0)) for size in network.input[2:]]
     values = {0: (Field(1, Fraction(1), Fraction(0)), Field(1, Fraction(1), Fraction(0)))}
     for index, layer in enumerate(network.layers, start=1):
         inputs = [values[v] for v in layer.inputs]
         if layer.op is None:  # merge: the union of the branches' fields
-            result = tuple(
-                Field(
-                    _reduce(_larger, [f[axis].size for f in inputs]),
-                    max(f[axis].stride for f in inputs),
-                    max(f[axis].padding for f in inputs),
-                )
-                for axis in (0, 1)
-            )
+            result = tuple(_union([f[axis] for f in inputs]) for axis in (0, 1))
         else:
             x = layer.input_shapes[0]
             windows = layer.op.windows(x) if len(x) == 4 else None
             if windows is None:
-                result = _global(layer, inputs[0], whole)
+                result = _global(layer, inputs[0])
             else:
                 result = tuple(
                     Field(
-                        f.size + (w.kernel - 1) * f.stride,
+                        _whole(f.size + (w.kernel - 1) * f.stride),
                         f.stride * w.stride,
                         f.padding + w.padding * f.stride,
                     )
@@ -81,31 +72,56 @@ def receptive_fields(network: Network) -> None:
         layer.rf = result
 
 
-def _global(layer, fields, whole):
+def _union(fields: list[Field]) -> Field:
+    """The field of a merge: branch b covers [u*S - P_b, u*S - P_b + r_b - 1], so the union
+    starts at the largest padding and ends at the largest r_b - P_b (Araujo et al.)."""
+    padding = max(f.padding for f in fields)
+    stride = max(f.stride for f in fields)
+    if any(isinstance(f.size, Sym) for f in fields):  # a global branch: it sees everything
+        return Field(_reduce(_larger, [f.size for f in fields]), stride, padding)
+    reach = max(f.size - f.padding for f in fields)
+    return Field(_whole(reach + padding), stride, padding)
+
+
+def _times(size: Dim, factor: Fraction) -> Dim:
+    """size * factor; a symbolic size times a fractional jump rounds down."""
+    if isinstance(size, Sym):
+        return size * factor.numerator // factor.denominator
+    return _whole(size * factor)
+
+
+def _whole(value):
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
+
+
+def _global(layer, fields):
     """Fields after an op without a window: upsampling divides the jump, others see all."""
     kind = layer.op.kind
+    x = layer.input_shapes[0]
     if kind == "upsample":
         return tuple(
             Field(f.size, f.stride / s, f.padding) for f, s in zip(fields, layer.op.scale_factor)
         )
     if kind == "convtranspose2d":
+        # Output o reads inputs ceil((o + p - e + 1)/s) .. floor((o + p)/s) for extent e: at
+        # most ceil(e/s) of them, the first of output 0 at -floor((e - 1 - p)/s).
         op = layer.op
         return tuple(
             Field(
-                f.size + (-(-(d * (k - 1) + 1) // s) - 1) * f.stride,
+                _whole(f.size + (-(-(d * (k - 1) + 1) // s) - 1) * f.stride),
                 f.stride / s,
-                f.padding,
+                f.padding + ((d * (k - 1) - p) // s) * f.stride,
             )
-            for f, k, s, d in zip(fields, op.kernel_size, op.stride, op.dilation)
+            for f, k, s, d, p in zip(fields, op.kernel_size, op.stride, op.dilation, op.padding)
         )
-    if (
-        len(layer.shape) == 4
-        and layer.shape[2:] == layer.input_shapes[0][2:]
-        and kind in ("softmax",)
-    ):
+    if len(x) != 4:  # after a flatten: already the whole input
         return fields
+    if len(layer.shape) == 4 and layer.shape[2:] == x[2:] and kind in ("softmax",):
+        return fields
+    # Every output reads every input position h: from -P to (h - 1)*S - P + r - 1.
     return tuple(
-        Field(w.size + math.ceil(2 * f.padding), f.stride, f.padding) for f, w in zip(fields, whole)
+        Field(_whole(_times(size - 1, f.stride) + f.size), f.stride, f.padding)
+        for f, size in zip(fields, x[2:])
     )
 
 

@@ -1,0 +1,159 @@
+"""Receptive fields: archc's static answers against a gradient measurement in PyTorch.
+
+Each seed network (tests/reference/seed_nets.py) is turned into a linear network in which no
+path is zeroed: every convolution sums its whole window with positive weights (one output
+channel, the geometry kept), activations, batch norms and dropout become identities, and max
+pooling becomes average pooling of the same geometry. For one output position of a layer, the
+input positions with a non-zero gradient are exactly its receptive field, clipped to the input.
+The top-left position measures the effective padding, a central one the size, and its neighbour
+the stride; layers are matched with archc's in execution order (merges have no module).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+import archc
+from archc.analysis.receptive_field import Field, _union
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from tests.reference import seed_nets  # noqa: E402
+
+SPECS = Path(__file__).parent.parent / "specs"
+
+
+class _SumConv(nn.Module):
+    """A convolution's geometry with one output channel and positive weights."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.kernel, self.stride = conv.kernel_size, conv.stride
+        self.padding, self.dilation = conv.padding, conv.dilation
+
+    def forward(self, x):
+        weight = torch.ones(1, x.shape[1], *self.kernel, dtype=x.dtype) / x.shape[1]
+        return F.conv2d(x, weight, None, self.stride, self.padding, self.dilation)
+
+
+def _linearize(module: nn.Module) -> nn.Module:
+    for name, child in module.named_children():
+        if isinstance(child, nn.Conv2d):
+            replacement = _SumConv(child)
+        elif isinstance(child, nn.MaxPool2d):
+            replacement = nn.AvgPool2d(
+                child.kernel_size, child.stride, child.padding, ceil_mode=child.ceil_mode
+            )
+        elif isinstance(
+            child,
+            (nn.ReLU, nn.Sigmoid, nn.BatchNorm2d, nn.BatchNorm1d, nn.Dropout, nn.Linear),
+        ):
+            replacement = nn.Identity()
+        else:
+            _linearize(child)
+            continue
+        setattr(module, name, replacement)
+    return module
+
+
+def _runs(mask) -> list[tuple[int, int]]:
+    """The maximal runs of True in a 1-D boolean tensor, as (first, last)."""
+    indices = [int(i) for i in mask.nonzero().flatten()]
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return [tuple(r) for r in runs]
+
+
+def _field(layer, size: int) -> tuple[int, int, int]:
+    """(size, stride, padding) along the height; a symbolic size evaluated at H = size."""
+    field = layer.rf[0]
+    rf = field.size.subs({"H": size}) if hasattr(field.size, "subs") else field.size
+    return int(rf), int(field.stride), int(field.padding)
+
+
+def _predicted(field, position: int, size: int) -> tuple[int, int]:
+    rf, stride, padding = field
+    first = position * stride - padding
+    return (max(0, first), min(size - 1, first + rf - 1))
+
+
+def _input_size(network) -> int:
+    """A size at which an inner field of every layer lies inside the input."""
+    largest = max(
+        layer.rf[0].size
+        for layer in network.layers
+        if layer.rf and len(layer.shape) == 4 and isinstance(layer.rf[0].size, int)
+    )
+    return 3 * largest + 64
+
+
+def _sample(items: list, count: int) -> list:
+    if len(items) <= count:
+        return items
+    step = len(items) / count
+    return sorted({items[int(i * step)] for i in range(count)} | {items[-1]})
+
+
+@pytest.mark.parametrize("name", sorted(seed_nets.SEED_NETWORKS))
+def test_receptive_fields_match_gradient_measurement(name):
+    # Spatial fields do not depend on the linear layers that fix LeNet's or VGG's input size:
+    # take them from the symbolic check (square inputs), and measure at a size large enough.
+    network = archc.check(archc.load(SPECS / f"{name}.yaml"), ["N", 1, "H", "H"])
+    assert network.ok
+    size = _input_size(network)
+    ours = [layer for layer in network.layers if layer.op is not None]
+    make, _ = seed_nets.SEED_NETWORKS[name]
+    model = _linearize(make()).double().eval()
+    outputs: list = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+        for m in model.modules()
+        if next(m.children(), None) is None
+    ]
+    x = torch.ones(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    model(x)
+    for hook in hooks:
+        hook.remove()
+    assert len(outputs) == len(ours)
+    # Windowed layers (a global pool's field is the whole, clipped by dropped rows).
+    spatial = [
+        i
+        for i, layer in enumerate(ours)
+        if len(layer.shape) == 4 and isinstance(layer.rf[0].size, int) and layer.rf[0].size > 0
+    ]
+    spatial = [i for i in spatial if ours[i].op.windows(ours[i].input_shapes[0]) is not None]
+    for index in _sample(spatial, 12):
+        layer, out = ours[index], outputs[index]
+        field = _field(layer, size)
+        centre = field[0] // field[1] + 1  # the first whose field is disjoint from the corner's
+        # The top-left position and an inner one at once: their fields are disjoint.
+        (grad,) = torch.autograd.grad(
+            out[0, :, 0, 0].sum() + out[0, :, centre, centre].sum(), x, retain_graph=True
+        )
+        plane = grad[0, 0] != 0
+        for axis, mask in enumerate((plane.any(dim=1), plane.any(dim=0))):
+            measured = _runs(mask)
+            expected = [_predicted(field, 0, size), _predicted(field, centre, size)]
+            assert measured == expected, (layer.path, axis, field)
+        first = centre * field[1] - field[2]
+        assert first > 0 and first + field[0] - 1 < size - 1, (layer.path, field, size)
+
+
+def test_merge_takes_the_union_of_offset_branches():
+    # Branch a reads [u, u + 2], branch b [u - 2, u]: the union is 5 wide, not max(3, 3).
+    a = Field(3, Fraction(1), Fraction(0))
+    b = Field(3, Fraction(1), Fraction(2))
+    assert _union([a, b]).to_json() == (5, 1, 2)
+    # Centred branches: the widest one.
+    assert _union([Field(3, Fraction(2), Fraction(1)), Field(1, Fraction(2), Fraction(0))]) == (
+        Field(3, Fraction(2), Fraction(1))
+    )
