@@ -390,6 +390,62 @@ def graph(
     typer.echo(f"wrote {output}")
 
 
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="The spec to compare from (A).")],
+    new: Annotated[
+        str | None, typer.Argument(help="The spec to compare to (B); default: A again.")
+    ] = None,
+    set_: SetOption = None,
+    base_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base-set", help="Override a parameter of A only: NAME=VALUE.", metavar="NAME=VALUE"
+        ),
+    ] = None,
+    input: InputOption = None,
+    format: Annotated[
+        DiffFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = DiffFormat.text,
+) -> None:
+    """Compare two specs, or two `--set` variants of one, layer by layer and in total.
+
+    `--set` applies to B (the spec itself when B is not given), `--base-set` to A, `--input`
+    to both. Exit 0 when both check, 1 when either has an error, 2 for usage errors.
+
+    Example: archc diff specs/resnet18.yaml --set depths=[3,4,6,3]
+    """
+    import json
+
+    from archc import __version__
+    from archc.api import check_file
+    from archc.diagnostics import UsageError, render
+    from archc.diff import diff_results, to_text
+
+    overrides_b, overrides_a, dims = _overrides(set_), _overrides(base_set), _input(input)
+    try:
+        results = []
+        for path, overrides in ((old, overrides_a), (new or old, overrides_b)):
+            result = check_file(path, overrides, dims)
+            result.overrides = overrides
+            results.append(result)
+    except UsageError as exc:
+        for diag in exc.diagnostics:
+            typer.echo(render(diag, None), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    document = diff_results(*results)
+    if format is DiffFormat.json:
+        typer.echo(json.dumps({"archc": __version__, **document}, indent=2, default=dict))
+    else:
+        typer.echo(to_text(document))
+    raise typer.Exit(EXIT_OK if document["ok"] else EXIT_SPEC)
+
+
 def main() -> None:
     """Console entry point."""
     try:

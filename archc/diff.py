@@ -1,0 +1,197 @@
+"""`archc diff`: what changed between two specs, or two `--set` variants of one, layer by layer.
+
+Layers are matched by path (their stable names), in execution order, with difflib's sequence
+alignment: a path on one side only is an added or removed layer; a path on both sides whose op,
+output shape, parameters, MACs or receptive field differ is a changed layer. Totals compare
+parameters, MACs, peak activation memory, output shape and valid input sizes.
+
+    >>> d = diff_results(check_file("specs/resnet18.yaml"),
+    ...                  check_file("specs/resnet18.yaml", {"depths": "[3, 4, 6, 3]"}))
+    >>> d["totals"]["params"]
+    {'a': 11178378, 'b': 21286538, 'delta': 10108160}
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from archc.analysis.memory import activation_peak
+from archc.analysis.symbolic import dim_json
+from archc.report import Result, _rf_json
+
+_FIELDS = ("op", "output", "params", "macs", "rf")
+
+
+def _layer(layer) -> dict:
+    return {
+        "op": layer.op_name,
+        "output": [dim_json(d) for d in layer.shape],
+        "params": layer.params,
+        "macs": dim_json(layer.macs),
+        "rf": _rf_json(layer.rf),
+        "line": layer.line,
+    }
+
+
+def _delta(a, b) -> dict:
+    both = isinstance(a, int) and isinstance(b, int)
+    return {"a": a, "b": b, "delta": b - a if both else None}
+
+
+def diff_results(a: Result, b: Result) -> dict:
+    """The JSON-ready difference between two checked specs (B relative to A)."""
+    layers_a = a.network.layers if a.network else []
+    layers_b = b.network.layers if b.network else []
+    paths_a, paths_b = [x.path for x in layers_a], [x.path for x in layers_b]
+    shared = len(set(paths_a) & set(paths_b))
+    by_path = 2 * shared >= max(len(paths_a), len(paths_b), 1)
+    if not by_path:  # differently named specs (lenet vs lenet_bn): align on the ops
+        paths_a, paths_b = [x.op_name for x in layers_a], [x.op_name for x in layers_b]
+    changes = []
+    matcher = difflib.SequenceMatcher(None, paths_a, paths_b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for la, lb in zip(layers_a[i1:i2], layers_b[j1:j2]):
+                old, new = _layer(la), _layer(lb)
+                fields = [f for f in _FIELDS if old[f] != new[f]]
+                if fields:  # a mere rename (specs aligned on their ops) is not listed
+                    path = la.path if la.path == lb.path else f"{la.path} -> {lb.path}"
+                    old["path"], new["path"] = la.path, lb.path
+                    changes.append(
+                        {"path": path, "change": "changed", "fields": fields, "a": old, "b": new}
+                    )
+            continue
+        for la in layers_a[i1:i2]:
+            changes.append(
+                {"path": la.path, "change": "removed", "fields": [], "a": _layer(la), "b": None}
+            )
+        for lb in layers_b[j1:j2]:
+            changes.append(
+                {"path": lb.path, "change": "added", "fields": [], "a": None, "b": _layer(lb)}
+            )
+    return {
+        "a": _side(a),
+        "b": _side(b),
+        "ok": a.ok and b.ok,
+        "changes": changes,
+        "totals": _totals(a, b),
+    }
+
+
+def _side(result: Result) -> dict:
+    net = result.network
+    return {
+        "file": result.file,
+        "name": net.name if net else None,
+        "ok": result.ok,
+        "overrides": getattr(result, "overrides", None) or {},
+        "layers": len(net.layers) if net else 0,
+        "diagnostics": [d.to_json() for d in result.diagnostics],
+    }
+
+
+def _totals(a: Result, b: Result) -> dict:
+    na, nb = a.network, b.network
+
+    def peak(net):
+        found = activation_peak(net) if net is not None and net.ok else None
+        return found[0] * 4 if found else None
+
+    def output(net):
+        return [dim_json(d) for d in net.output_shape] if net and net.output_shape else None
+
+    return {
+        "params": _delta(na.params if na else None, nb.params if nb else None),
+        "macs": _delta(dim_json(na.macs) if na else None, dim_json(nb.macs) if nb else None),
+        "activations_peak_bytes": _delta(peak(na), peak(nb)),
+        "layers": _delta(len(na.layers) if na else None, len(nb.layers) if nb else None),
+        "output": {"a": output(na), "b": output(nb)},
+        "valid_inputs": {"a": a.valid_inputs, "b": b.valid_inputs},
+    }
+
+
+# Text -----------------------------------------------------------------------------------------
+
+
+def _label(side: dict) -> str:
+    sets = " ".join(f"--set {k}={v}" for k, v in side["overrides"].items())
+    return f"{side['name']} ({side['file']}{' ' + sets if sets else ''})"
+
+
+def _count(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _signed(value) -> str:
+    return f"{value:+,}" if isinstance(value, int) else "?"
+
+
+def _shape(dims) -> str:
+    return "(" + ", ".join(str(d) for d in dims) + ")" if dims else "?"
+
+
+def _rf(rf) -> str:
+    if not rf:
+        return "-"
+    size, stride = rf["size"], rf["stride"]
+    return f"{size[0]}" + (f"×{size[1]}" if size[1] != size[0] else "") + f" /{stride[0]}"
+
+
+def _summary(layer: dict) -> str:
+    return (
+        f"{layer['op']} {_shape(layer['output'])} params {_count(layer['params'])} "
+        f"MACs {_count(layer['macs'])} rf {_rf(layer['rf'])}"
+    )
+
+
+def to_text(diff: dict) -> str:
+    lines = [f"--- {_label(diff['a'])}", f"+++ {_label(diff['b'])}"]
+    for change in diff["changes"]:
+        if change["change"] == "added":
+            lines.append(f"+ {change['path']}  {_summary(change['b'])}")
+        elif change["change"] == "removed":
+            lines.append(f"- {change['path']}  {_summary(change['a'])}")
+        else:
+            parts = []
+            for field in change["fields"]:
+                old, new = change["a"][field], change["b"][field]
+                if field == "output":
+                    old, new = _shape(old), _shape(new)
+                elif field == "rf":
+                    old, new = _rf(old), _rf(new)
+                else:
+                    old, new = _count(old), _count(new)
+                parts.append(f"{field} {old} -> {new}")
+            lines.append(f"~ {change['path']}  " + ", ".join(parts))
+    if not diff["changes"]:
+        lines.append("  no layer changed")
+    totals = diff["totals"]
+    lines.append("")
+    for key, label in (
+        ("layers", "layers"),
+        ("params", "params"),
+        ("macs", "MACs"),
+        ("activations_peak_bytes", "activations (bytes)"),
+    ):
+        t = totals[key]
+        same = t["a"] == t["b"]
+        delta = "" if same else f"  ({_signed(t['delta'])})" if t["delta"] is not None else ""
+        arrow = _count(t["a"]) if same else f"{_count(t['a'])} -> {_count(t['b'])}"
+        lines.append(f"{label}: {arrow}{delta}")
+    out = totals["output"]
+    if out["a"] != out["b"]:
+        lines.append(f"output: {_shape(out['a'])} -> {_shape(out['b'])}")
+    valid = totals["valid_inputs"]
+    if valid["a"] != valid["b"]:
+        lines.append(f"valid inputs: {_valid(valid['a'])} -> {_valid(valid['b'])}")
+    for side in ("a", "b"):
+        errors = [d for d in diff[side]["diagnostics"] if d["severity"] == "error"]
+        if errors:
+            lines.append(f"{side.upper()} has {len(errors)} error(s); `archc check` shows them")
+    return "\n".join(lines)
+
+
+def _valid(value) -> str:
+    if value is None:
+        return "-"
+    return value.text() if hasattr(value, "text") else str(value)
