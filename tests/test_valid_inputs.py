@@ -166,3 +166,41 @@ def test_unet_sizes_against_its_torch_module():
         except RuntimeError:
             accepted = False
         assert accepted == (h % 16 == 0), h
+
+
+def _codes(result) -> list[tuple[str, str]]:
+    return [(d.severity, d.code) for d in result.diagnostics]
+
+
+def test_seed_specs_warn_only_where_input_is_dropped():
+    # AlexNet and NiN at 224 drop a row and column in four layers: one warning, with notes.
+    for name in ("alexnet", "nin"):
+        result = check_file(SPECS / f"{name}.yaml")
+        assert result.ok and _codes(result) == [("warning", "lossy-downsampling")]
+        assert len(result.diagnostics[0].notes) == 3
+    assert "227×227" in check_file(SPECS / "nin.yaml").diagnostics[0].hint
+    for name in ("lenet", "lenet_bn", "vgg11", "googlenet", "resnet18", "densenet", "unet"):
+        assert check_file(SPECS / f"{name}.yaml").diagnostics == [], name
+
+
+def test_unet_symbolic_merges_warn_where_they_narrow_the_sizes():
+    result = check_file(SPECS / "unet.yaml", input_dims=["N", 3, "H", "W"])
+    assert _codes(result) == [("warning", "size-dependent-merge")] * 4
+    assert "H mod 16 ∈ {0..7}" in result.diagnostics[0].message
+
+
+def test_uneven_adaptive_pool():
+    text = """
+archc: 1
+name: adaptive
+description: pools 10×10 to 7×7
+input: [1, 3, 10, 10]
+body:
+  - adaptiveavgpool2d: {output_size: 7}
+"""
+    network = archc.check(archc.load_text(text))
+    assert [d.code for d in network.diagnostics] == ["uneven-adaptive-pool"]
+    assert network.diagnostics[0].severity == "warning"
+    symbolic = archc.check(archc.load_text(text), ["N", 3, "H", "W"])
+    assert [d.code for d in symbolic.diagnostics] == ["uneven-adaptive-pool"]
+    assert "H = 7k, k ≥ 1" in symbolic.diagnostics[0].message
