@@ -170,6 +170,8 @@ def load_yaml(text: str, file: str):
             }.get(text[mark.index : mark.index + 1], "")
         span = Span.point(mark.line + 1, mark.column + 1) if mark else None
         raise SpecError([Diagnostic("yaml-syntax", problem, file, span, hint=hint)]) from None
+    except yaml.reader.ReaderError as exc:  # a control character: no mark, only an offset
+        raise SpecError([_reader_error(exc, text, file)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml-syntax", str(exc), file)]) from None
     finally:
@@ -180,6 +182,22 @@ def load_yaml(text: str, file: str):
         )
     with _no_gc():
         return _Builder(file).build(node)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> Diagnostic:
+    """Locate a character YAML refuses (`\\x07`), given as an offset in characters or bytes."""
+    offset = exc.position
+    if not (0 <= offset < len(text) and ord(text[offset]) == exc.character):
+        offset = len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Diagnostic(
+        "yaml-syntax",
+        f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason})",
+        file,
+        Span.point(line, column),
+        hint="remove it, or write it as an escape (`\\x07`) in a double-quoted string",
+    )
 
 
 @contextlib.contextmanager
