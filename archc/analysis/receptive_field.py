@@ -62,7 +62,7 @@ def receptive_fields(network: Network) -> None:
             else:
                 result = tuple(
                     Field(
-                        _whole(f.size + (w.kernel - 1) * f.stride),
+                        _plus(f.size, (w.kernel - 1) * f.stride),
                         f.stride * w.stride,
                         f.padding + w.padding * f.stride,
                     )
@@ -90,6 +90,15 @@ def _times(size: Dim, factor: Fraction) -> Dim:
     return _whole(size * factor)
 
 
+def _plus(size: Dim, extra) -> Dim:
+    """size + extra; a fractional extra added to a symbolic size rounds down."""
+    if isinstance(extra, Fraction) and isinstance(size, Sym):
+        extra = extra.numerator // extra.denominator
+    if isinstance(size, Fraction) and isinstance(extra, Sym):
+        size = size.numerator // size.denominator
+    return _whole(size + extra)
+
+
 def _whole(value):
     return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
 
@@ -108,7 +117,7 @@ def _global(layer, fields):
         op = layer.op
         return tuple(
             Field(
-                _whole(f.size + (-(-(d * (k - 1) + 1) // s) - 1) * f.stride),
+                _plus(f.size, (-(-(d * (k - 1) + 1) // s) - 1) * f.stride),
                 f.stride / s,
                 f.padding + ((d * (k - 1) - p) // s) * f.stride,
             )
@@ -120,7 +129,7 @@ def _global(layer, fields):
         return fields
     # Every output reads every input position h: from -P to (h - 1)*S - P + r - 1.
     return tuple(
-        Field(_whole(_times(size - 1, f.stride) + f.size), f.stride, f.padding)
+        Field(_plus(_times(size - 1, f.stride), f.size), f.stride, f.padding)
         for f, size in zip(fields, x[2:])
     )
 
