@@ -87,7 +87,9 @@ def check_file(
     except SpecError as exc:
         source = None
         with contextlib.suppress(OSError):
-            source = Path(path).read_text("utf-8", errors="replace")
+            # Only for the snippets: a file over the limit is not read (50 MB cost 136 MB).
+            if Path(path).stat().st_size <= MAX_FILE_BYTES:
+                source = Path(path).read_text("utf-8", errors="replace")
         return Result(file, source, None, exc.diagnostics)
     network = check(spec, input_dims)
     return Result(file, spec.source, network, network.diagnostics, valid_input_sets(network))
