@@ -286,7 +286,9 @@ class _Builder:
                 node,
                 hint="write blocks and `repeat` instead of copying YAML with aliases",
             )
-        if depth > MAX_DEPTH:
+        # `depth` counts the collections around `node`: at most MAX_DEPTH nested collections,
+        # as _check_depth counts them (aliases can nest deeper than the text does).
+        if depth >= MAX_DEPTH and not isinstance(node, yaml.ScalarNode):
             self.fail("too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", node)
         if node.tag not in (_PLAIN, _QUOTED, _COLLECTION):
             self.fail(
