@@ -183,7 +183,7 @@ class _Expander:
             if not condition:
                 return flow
         if head == "ref":
-            return self.ref(args, head_span)
+            return self.ref(args, head_span, env, flow)
         if head == "repeat":
             return self.repeat(args, head_span, flow, prefix, env, counter)
         name = args.get("name") if isinstance(args, YMap) else None
@@ -334,7 +334,11 @@ class _Expander:
 
     # Structural items ---------------------------------------------------------------------------
 
-    def ref(self, target: Any, span: Span) -> Flow | None:
+    def ref(self, target: Any, span: Span, env: dict, flow: Flow | None) -> Flow | None:
+        if is_expression(target):  # `ref: $skip`, a name passed to a block
+            target = self.value(target, span, env, flow)
+            if target is _FAIL:
+                return None
         if not isinstance(target, str):
             self.error("wrong-type", f"`ref` takes a name, got {show(target)}", span)
             return None
