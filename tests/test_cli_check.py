@@ -1,0 +1,304 @@
+"""`archc check`: exit codes, the JSON contract of DESIGN.md, the CI formats, usage errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from archc.cli import app
+from tests.conftest import ROOT
+
+LENET = "specs/lenet.yaml"
+DENSENET = "specs/densenet.yaml"
+BAD = "tests/bad/channel_mismatch.yaml"
+
+RESULT_KEYS = {
+    "file",
+    "name",
+    "ok",
+    "input",
+    "output",
+    "params",
+    "trainable_params",
+    "macs",
+    "layers",
+    "diagnostics",
+}
+LAYER_KEYS = {"path", "op", "output", "params", "macs", "rf", "line"}
+DIAGNOSTIC_KEYS = {"severity", "code", "message", "file", "line", "column", "hint"}
+
+
+@pytest.fixture
+def check(monkeypatch):
+    """`archc check ARGS` in process, from the repository root: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(ROOT)
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, ["check", *args])
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def document(stdout: str) -> dict:
+    doc = json.loads(stdout)
+    assert set(doc) >= {"archc", "results"}
+    return doc
+
+
+# Exit codes ---------------------------------------------------------------------------------
+
+
+def test_exit_codes_end_to_end(run_archc, tmp_path):
+    assert run_archc("check", LENET).returncode == 0
+    assert run_archc("check", BAD).returncode == 1
+    assert run_archc("check", tmp_path / "absent.yaml").returncode == 2
+    assert run_archc("check", LENET, "--format", "xml").returncode == 2
+
+
+def test_console_script_is_installed(tmp_path):
+    script = shutil.which("archc")
+    if script is None:
+        pytest.skip("the archc console script is not on PATH")
+    result = subprocess.run([script, "check", ROOT / LENET], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        ((LENET,), 0),
+        ((LENET, DENSENET), 0),
+        ((BAD,), 1),
+        ((LENET, BAD), 1),
+        (("specs/seed-listings",), 1),
+        (("tests/bad/warnings.yaml",), 0),
+    ],
+)
+def test_exit_code(check, args, code):
+    assert check(*args)[0] == code
+
+
+# JSON ---------------------------------------------------------------------------------------
+
+
+def test_json_ok_spec_follows_the_contract(check):
+    code, out, _ = check(LENET, "--format", "json")
+    assert code == 0
+    doc = document(out)
+    assert doc["archc"] == __import__("archc").__version__
+    (result,) = doc["results"]
+    assert set(result) >= RESULT_KEYS
+    assert result["file"] == LENET and result["name"] == "lenet" and result["ok"] is True
+    assert result["input"] == ["N", 1, 28, 28] and result["output"] == ["N", 10]
+    assert result["params"] == result["trainable_params"] == 44_426
+    assert result["macs"] == 281_640
+    assert result["diagnostics"] == []
+    assert len(result["layers"]) == 12
+    for layer in result["layers"]:
+        assert set(layer) >= LAYER_KEYS
+        assert set(layer["rf"]) >= {"size", "stride", "padding"}
+    first = result["layers"][0]
+    assert (first["path"], first["op"], first["output"], first["params"], first["macs"]) == (
+        "0",
+        "conv2d",
+        ["N", 6, 24, 24],
+        156,
+        86_400,
+    )
+    assert first["rf"] == {"size": [5, 5], "stride": [1, 1], "padding": [0, 0]}
+    assert first["line"] == 9
+
+
+def test_json_symbolic_input_has_valid_inputs(check):
+    code, out, _ = check(LENET, "--format", "json", "--input", "N,1,H,W")
+    assert code == 0
+    (result,) = document(out)["results"]
+    assert set(result["valid_inputs"]) == {"H", "W"}
+    for ranges in result["valid_inputs"].values():
+        for low, high, step in ranges:
+            assert isinstance(low, int) and (high is None or isinstance(high, int))
+            assert isinstance(step, int)
+
+
+def test_json_failing_spec(check):
+    code, out, _ = check(BAD, "--format", "json")
+    assert code == 1
+    (result,) = document(out)["results"]
+    assert set(result) >= RESULT_KEYS and result["ok"] is False
+    assert [(d["code"], d["line"], d["column"]) for d in result["diagnostics"]] == [
+        ("channel-mismatch", 7, 27),
+        ("channel-mismatch", 8, 33),
+        ("channel-mismatch", 10, 27),
+    ]
+    for diag in result["diagnostics"]:
+        assert set(diag) == DIAGNOSTIC_KEYS
+        assert diag["severity"] == "error" and diag["file"] == BAD
+
+
+def test_json_spec_that_does_not_load(check):
+    code, out, _ = check("tests/bad/yaml_tag.yaml", "--format", "json")
+    assert code == 1
+    (result,) = document(out)["results"]
+    assert set(result) >= RESULT_KEYS
+    assert result["ok"] is False and result["layers"] == []
+    assert [(d["code"], d["line"], d["column"]) for d in result["diagnostics"]] == [
+        ("yaml-tag", 2, 7)
+    ]
+
+
+def test_json_folder(check, tmp_path):
+    for name in ("a.yaml", "sub/b.yml"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy(ROOT / LENET, tmp_path / name)
+    shutil.copy(ROOT / BAD, tmp_path / "sub" / "c.yaml")
+    (tmp_path / "notes.txt").write_text("not a spec")
+    code, out, _ = check(str(tmp_path), "--format", "json")
+    assert code == 1
+    results = document(out)["results"]
+    files = sorted(r["file"] for r in results)
+    assert files == sorted(str(tmp_path / n) for n in ("a.yaml", "sub/b.yml", "sub/c.yaml"))
+    assert {r["file"].rsplit("/", 1)[1]: r["ok"] for r in results} == {
+        "a.yaml": True,
+        "b.yml": True,
+        "c.yaml": False,
+    }
+
+
+# CI formats ---------------------------------------------------------------------------------
+
+ANNOTATION = re.compile(
+    r"^::(error|warning) file=([^,]+),line=(\d+),col=(\d+),title=archc ([a-z-]+)::(.+)$"
+)
+
+
+def test_github_annotations(check):
+    code, out, _ = check(BAD, "tests/bad/warnings.yaml", "--format", "github")
+    assert code == 1
+    lines = out.strip().splitlines()
+    annotations = [ANNOTATION.match(line) for line in lines[:-1]]
+    assert all(annotations), lines
+    found = [(m[1], m[2], int(m[3]), int(m[4]), m[5]) for m in annotations]
+    assert found[:3] == [
+        ("error", BAD, 7, 27, "channel-mismatch"),
+        ("error", BAD, 8, 33, "channel-mismatch"),
+        ("error", BAD, 10, 27, "channel-mismatch"),
+    ]
+    assert ("warning", "tests/bad/warnings.yaml", 6, 5, "lossy-downsampling") in found
+    assert lines[-1] == "archc: 2 spec(s), 1 failed"
+
+
+def test_sarif(check):
+    code, out, _ = check(BAD, LENET, "--format", "sarif")
+    assert code == 1
+    sarif = json.loads(out)
+    assert sarif["version"] == "2.1.0"
+    (run,) = sarif["runs"]
+    assert run["tool"]["driver"]["name"] == "archc"
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["channel-mismatch"]
+    regions = [
+        (
+            r["ruleId"],
+            r["level"],
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+            r["locations"][0]["physicalLocation"]["region"]["startColumn"],
+        )
+        for r in run["results"]
+    ]
+    assert regions == [
+        ("channel-mismatch", "error", BAD, 7, 27),
+        ("channel-mismatch", "error", BAD, 8, 33),
+        ("channel-mismatch", "error", BAD, 10, 27),
+    ]
+
+
+def test_text_format_of_several_files_ends_with_a_summary(check):
+    code, out, _ = check(LENET, BAD)
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "2 spec(s) checked: 1 ok, 1 failed"
+
+
+# Usage errors -------------------------------------------------------------------------------
+
+
+def test_set_overrides_a_parameter(check):
+    code, out, _ = check(LENET, "--set", "classes=5", "--format", "json")
+    assert code == 0
+    assert document(out)["results"][0]["output"] == ["N", 5]
+
+
+def test_set_unknown_parameter_is_a_usage_error_with_the_nearest_name(check):
+    code, out, err = check(LENET, "--set", "clases=5")
+    assert code == 2
+    assert "error[unknown-param]" in err
+    assert "did you mean `classes`?" in err
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--set", "classes"),  # no `=`
+        ("--set", "=5"),
+        ("--set", "classes=five"),  # wrong type
+        ("--input", "1,3,x y,4"),
+        ("--input", "1,0,28,28"),
+        ("--input", "1"),
+        ("--input", "1,1,1,1,1,1"),
+        ("--input", "1,1,99999999999,28"),
+        ("--format", "xml"),
+        ("--frobnicate",),
+    ],
+)
+def test_malformed_options_are_usage_errors(check, args):
+    code, _, err = check(LENET, *args)
+    assert code == 2
+    assert "Traceback" not in err
+
+
+def test_missing_paths_are_usage_errors(check, tmp_path):
+    code, _, err = check(str(tmp_path / "absent.yaml"))
+    assert code == 2 and "error[file-unreadable]" in err
+    code, _, err = check(str(tmp_path))  # a folder without specs
+    assert code == 2 and "no *.yaml" in err
+
+
+def test_input_override(check):
+    code, out, _ = check(LENET, "--input", "2,1,32,32", "--format", "json")
+    assert code == 1  # LeNet's stated in_features (256) holds only for 28x28
+    (result,) = document(out)["results"]
+    assert [d["code"] for d in result["diagnostics"] if d["severity"] == "error"] == [
+        "features-mismatch"
+    ]
+
+
+# Start-up -----------------------------------------------------------------------------------
+
+HEAVY = ("torch", "numpy", "onnx", "onnxruntime", "sympy", "onnxscript")
+
+
+def test_check_does_not_import_heavy_modules():
+    script = (
+        "import sys\n"
+        "from archc.cli import main\n"
+        f"sys.argv = ['archc', 'check', {str(ROOT / DENSENET)!r}, {str(ROOT / BAD)!r},"
+        " '--format', 'json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {set(HEAVY)!r})\n"
+        "print('MODULES', code, heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "MODULES 1 []", result.stderr

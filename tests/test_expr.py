@@ -1,0 +1,187 @@
+"""The safe expression evaluator of spec arguments."""
+
+from __future__ import annotations
+
+import builtins
+
+import pytest
+
+from archc.spec.expr import ExprError, evaluate, is_expression, variables
+
+ENV = {"growth": 32, "i": 2, "depths": [2, 2, 6, 2], "first": True, "name": "a"}
+INCOMING = {"channels": 64, "height": 7, "width": 9, "features": 9, "rank": 4}
+
+
+def value(text: str, env=ENV, incoming=INCOMING):
+    return evaluate(text, env, incoming)
+
+
+def refused(text: str, env=ENV, incoming=INCOMING) -> ExprError:
+    with pytest.raises(ExprError) as info:
+        evaluate(text, env, incoming)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$growth * 4", 128),
+        ("$growth // 3", 10),
+        ("$growth % 5", 2),
+        ("-$growth + 1", -31),
+        ("2 ** 10", 1024),
+        ("($growth + 1) * 2", 66),
+        ("in.channels // 2", 32),
+        ("in.channels + $growth", 96),
+        ("in.height * in.width", 63),
+        ("in.rank", 4),
+        ("2 if $i == 0 else 1", 1),
+        ("2 if $i == 2 and $first else 1", 2),
+        ("1 if not $first or $i > 5 else 0", 0),
+        ("0 < $i <= 2", True),
+        ("$depths[$i]", 6),
+        ("$depths[-1]", 2),
+        ("$depths[1:3]", [2, 6]),
+        ("len($depths)", 4),
+        ("sum($depths)", 12),
+        ("max($depths)", 6),
+        ("min(3, $i)", 2),
+        ("[$i, $i * 2]", [2, 4]),
+        ("[1, 2] + [3]", [1, 2, 3]),
+        ("make_divisible(37, 8)", 40),
+        ("$name", "a"),
+    ],
+)
+def test_evaluates(text, expected):
+    result = value(text)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("$x", True), ("in.channels", True), ("64", False), ("a", False), ("main.in", False)],
+)
+def test_what_is_an_expression(text, expected):
+    assert is_expression(text) is expected
+
+
+def test_variables():
+    assert variables("$a * $b + in.channels // $a") == {"a", "b"}
+
+
+def test_slash_is_refused_with_the_floor_division_hint():
+    error = refused("$growth / 2")
+    assert error.code == "bad-expression" and "`//`" in error.hint
+
+
+def test_unknown_variable_suggests_the_nearest():
+    error = refused("$grwoth * 2")
+    assert error.code == "undefined-name" and error.hint == "did you mean `$growth`?"
+
+
+def test_bare_name_suggests_the_dollar():
+    error = refused("growth * 2 + $i")
+    assert (
+        error.code == "undefined-name" and error.hint == "variables start with `$`: write `$growth`"
+    )
+
+
+def test_incoming_field_must_exist():
+    assert "in.channels" in refused("in.chanels // 2").hint
+    assert refused("in.channels", incoming=None).code == "bad-expression"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "().__class__",
+        "$growth.__class__",
+        "().__class__.__base__.__subclasses__()",
+        "__import__('os').system('true') or $i",
+        "open('/etc/passwd') or $i",
+        "eval('1') + $i",
+        "getattr($i, 'real')",
+        "(lambda: 1)() + $i",
+        "[c for c in 'ab'] + $i",
+        "{1: 2} or $i",
+        "{1, 2} or $i",
+        "$i if (x := 1) else 0",
+        "f'{$i}'",
+        "$depths.append(1)",
+        "$i @ $i",
+        "$i << 2",
+        "$i & 1",
+        "~$i",
+        "$i is 2",
+        "$i in [1, 2]",
+        "max($depths, key=len)",
+        "b'x' and $i",
+        "... and $i",
+        "1j + $i",
+    ],
+)
+def test_escapes_and_unsupported_syntax_are_refused(text):
+    assert refused(text).code in ("bad-expression", "undefined-name")
+
+
+def test_nothing_is_ever_evaluated_by_python(monkeypatch):
+    import ast
+
+    real_compile = builtins.compile
+    calls = []
+
+    def forbidden(*args, **kwargs):
+        calls.append(args)
+        raise AssertionError("eval/exec called")
+
+    def parse_only(source, filename, mode, flags=0, *args, **kwargs):
+        if not flags & ast.PyCF_ONLY_AST:
+            calls.append(source)
+        return real_compile(source, filename, mode, flags, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        for name in ("eval", "exec"):
+            patch.setattr(builtins, name, forbidden)
+        patch.setattr(builtins, "compile", parse_only)
+        result = value("$growth * 4 + in.channels - 0 * 17")
+        error = refused("__import__('os').system('echo pwned') or $i + 3")
+    assert calls == []
+    assert result == 192 and error.code == "bad-expression"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2 ** 100",
+        "$growth ** 65",
+        "2 ** 2 ** 2 ** 2 ** 2",
+        "10 ** 18 * 10 ** 18",
+        "-(2 ** 62) - 1",
+        "[0] * 10 ** 9",
+        "'ab' * 10 ** 9",
+        "$depths * 10000",
+        "1 // 0",
+        "$i % 0",
+        "$depths[9]",
+        "'x' * 10001",
+    ],
+)
+def test_huge_or_undefined_values_are_refused(text):
+    assert refused(text).code == "bad-expression"
+
+
+def test_deep_expressions_do_not_blow_the_stack():
+    assert value("-" * 400 + "$i") == 2
+    assert value("(" * 150 + "$i" + ")" * 150) == 2
+    refused("(" * 300 + "$i" + ")" * 300)  # Python's parser refuses past 200 levels
+
+
+def test_length_is_measured_as_written():
+    at_limit = "$i" + " + $i" * 99 + " " * 3  # 500 characters
+    assert len(at_limit) == 500 and value(at_limit) == 200
+    assert "longer than 500" in str(refused(at_limit + " "))
+
+
+def test_messages_show_the_expression_as_written():
+    assert "v__" not in str(refused("$depths * 10000"))
+    assert "`$depths * 10000`" in str(refused("$depths * 10000"))
