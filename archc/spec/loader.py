@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 
 # Limits that keep every check of a hostile file within about 2 s and 300 MB (docs/limits.md).
-MAX_FILE_BYTES = 256 * 1024
+MAX_FILE_BYTES = 512 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 200_000
 MAX_INT_DIGITS = 18
