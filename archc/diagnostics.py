@@ -55,7 +55,6 @@ CODES: dict[str, str] = {
     "channel-mismatch": "A stated input width disagrees with the incoming tensor.",
     "features-mismatch": "A linear layer's stated `in_features` disagrees with the incoming features.",
     "spatial-collapse": "A spatial size becomes zero or negative.",
-    "kernel-too-large": "A pooling or convolution window does not fit its padded input.",
     "bad-groups": "Channels are not divisible by `groups`.",
     "bad-padding": "Padding is too large for the kernel, or `same` padding with a stride.",
     "merge-mismatch": "Branches merged by `add` or `concat` have incompatible shapes.",

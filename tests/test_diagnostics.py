@@ -146,7 +146,6 @@ NOT_FROM_A_SPEC = {
     "write-failed": "export only",
     # Registered, but no part of archc emits it yet: spatial-collapse covers a window larger
     # than its padded input.
-    "kernel-too-large": "never emitted",
 }
 
 

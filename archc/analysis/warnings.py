@@ -30,7 +30,7 @@ from archc.analysis.valid_inputs import (
 from archc.diagnostics import Diagnostic
 from archc.graph import Network
 
-_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch", "kernel-too-large")
+_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch")
 _AXES = ("row", "column")
 
 
