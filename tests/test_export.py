@@ -9,6 +9,7 @@ but the same ops. ResNet-18 is also exported at its own input, as the README sho
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import subprocess
@@ -161,6 +162,12 @@ def test_set_and_input_options(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["input"] == ["N", 1, 40, 40] and report["output"] == ["N", 3]
+    # The file says where it comes from: spec, its hash, the resolved parameters, the input.
+    metadata = {p.key: p.value for p in onnx.load(out, load_external_data=False).metadata_props}
+    source = (ROOT / "specs/resnet18.yaml").read_bytes()
+    assert metadata["archc.spec_sha256"] == hashlib.sha256(source).hexdigest()
+    assert json.loads(metadata["archc.params"])["classes"] == 3
+    assert json.loads(metadata["archc.input"]) == ["N", 1, 40, 40]
 
 
 def test_dynamo_exporter_behind_an_option(tmp_path):

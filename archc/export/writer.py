@@ -158,12 +158,23 @@ def _node_path(node: Any, scopes: set[str]) -> tuple[str, str] | None:
 
 
 def annotate(proto: Any, network: Network, version: str) -> None:
-    """Record where the model comes from in the model's metadata."""
+    """Record where the model comes from in the model's metadata, so that a file in a model
+    registry can be traced back to its spec: the spec's path, name and SHA-256, the resolved
+    parameters (`--set` included) and the input shape."""
+    import hashlib
+    import json
+
+    from archc.analysis.symbolic import dim_json
+
+    spec = network.spec
     del proto.metadata_props[:]
     for key, value in (
         ("archc.version", version),
         ("archc.spec", network.file),
         ("archc.name", network.name),
+        ("archc.spec_sha256", hashlib.sha256(spec.source.encode()).hexdigest() if spec else ""),
+        ("archc.params", json.dumps(spec.params if spec else {}, sort_keys=True, default=str)),
+        ("archc.input", json.dumps([dim_json(d) for d in network.input])),
     ):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
