@@ -153,7 +153,12 @@ def test_hostile_input_is_answered_cleanly(command: str, case: hostile.Case, cor
         assert [found for found, _ in errors] == [code], output[-3000:]
         assert errors[0][1].strip(), "an error without a message"
         where = re.findall(r"^\s*--> (.+)$", output, re.MULTILINE)
-        if line is not None:
+        if line is not None and case.column_at_least:
+            assert len(where) == 1, output[-3000:]
+            name, found_line, found_column = where[0].rsplit(":", 2)
+            assert (name, int(found_line)) == (case.name, line)
+            assert int(found_column) >= column
+        elif line is not None:
             assert where == [f"{case.name}:{line}:{column}"]
         else:
             assert where in ([], [case.name])

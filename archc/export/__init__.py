@@ -130,6 +130,8 @@ def export_onnx(
 
     torch = require("torch", network.file)
     onnx = require("onnx", network.file)
+    if exporter == "dynamo":
+        require("onnxscript", network.file)  # torch's torch.export-based exporter needs it
     if verify:
         require("onnxruntime", network.file)
         if provider == "cuda":

@@ -259,6 +259,22 @@ def _check_depth(text: str, file: str) -> None:
                     )
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        # Newer libyaml builds (PyYAML 6.0.4) stop at their own nesting limit while scanning
+        # ahead, before any event reaches the count above: that is the same refusal.
+        mark = exc.problem_mark
+        if "nesting" in str(exc.problem) and mark is not None:
+            raise SpecError(
+                [
+                    Diagnostic(
+                        "too-deep",
+                        f"the YAML nests deeper than {MAX_DEPTH} levels",
+                        file,
+                        Span.point(mark.line + 1, mark.column + 1),
+                    )
+                ]
+            ) from None
+        # Other syntax errors are left to the real parse, which reports them.
     except yaml.YAMLError:
         pass
     finally:

@@ -25,7 +25,8 @@ class Case:
     exit: int  # 0 for a spec that must pass, 1 for a bad spec, 2 for a usage error
     code: str | None  # the one diagnostic code expected (None when the spec passes)
     line: int | None  # where it is, when it has a location
-    column: int | None
+    column: int | None  # exact, or the least column when `column_at_least`
+    column_at_least: bool
     make: Callable[[], bytes]
 
     def write(self, folder: Path) -> Path:
@@ -44,7 +45,9 @@ GENERATED: dict[str, tuple[Callable[[], bytes], int, str | None, str]] = {
         lambda: (_prefix("body: [relu]\nparams:\n  deep: ") + "[" * 10_000 + "]" * 10_000).encode(),
         1,
         "too-deep",
-        "6:71",
+        # At or past the 65th `[`: libyaml 0.2.5 builds (PyYAML 6.0.4) stop scanning at their
+        # own limit of 1,000 levels, before archc's count of events reaches 65.
+        "6:71+",
     ),
     "nesting_10000_block.yaml": (
         lambda: (_prefix("body: [relu]\nparams:\n  deep:\n    ") + "- " * 10_000 + "1\n").encode(),
@@ -105,11 +108,12 @@ GENERATED: dict[str, tuple[Callable[[], bytes], int, str | None, str]] = {
 }
 
 
-def _location(text: str) -> tuple[int | None, int | None]:
+def _location(text: str) -> tuple[int | None, int | None, bool]:
+    """`"LINE:COL"`, `"LINE:COL+"` (column COL or later) or `"-"` (no location)."""
     if text == "-":
-        return None, None
+        return None, None, False
     line, column = text.split(":")
-    return int(line), int(column)
+    return int(line), int(column.rstrip("+")), column.endswith("+")
 
 
 def cases() -> list[Case]:
