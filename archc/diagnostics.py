@@ -25,13 +25,15 @@ CODES: dict[str, str] = {
     "file-too-large": "The spec file is larger than the size limit.",
     "bad-encoding": "The file is not valid UTF-8 text, or contains NUL bytes.",
     "yaml-syntax": "The file is not well-formed YAML.",
-    "yaml-tag": "A YAML tag (`!!python/...`, `!!set`, `!custom`) was used; archc accepts plain data only.",
+    "yaml-tag": "A YAML tag (`!!python/...`, `!!set`, `!custom`) was used; "
+    "archc accepts plain data only.",
     "duplicate-key": "A mapping states the same key twice.",
     "bad-key": "A mapping key is not a plain string.",
     "too-deep": "The YAML nests deeper than the nesting limit.",
     "too-many-nodes": "The YAML, with its aliases expanded, has more nodes than the limit.",
     "recursive-alias": "A YAML alias refers to a node that contains it.",
-    "ambiguous-scalar": "A plain scalar whose meaning differs between YAML versions (`010`, `0x10`).",
+    "ambiguous-scalar": "A plain scalar whose meaning differs between YAML versions "
+    "(`010`, `0x10`).",
     "bad-number": "A number that is not finite or is too large.",
     "empty-spec": "The file holds no document.",
     "not-a-mapping": "A value that must be a mapping is something else.",
@@ -53,7 +55,8 @@ CODES: dict[str, str] = {
     "bad-input": "The input shape is malformed.",
     "rank-mismatch": "An op receives a tensor of a rank it does not accept.",
     "channel-mismatch": "A stated input width disagrees with the incoming tensor.",
-    "features-mismatch": "A linear layer's stated `in_features` disagrees with the incoming features.",
+    "features-mismatch": "A linear layer's stated `in_features` disagrees with the features "
+    "flowing in.",
     "spatial-collapse": "A spatial size becomes zero or negative.",
     "bad-groups": "Channels are not divisible by `groups`.",
     "bad-padding": "Padding is too large for the kernel, or `same` padding with a stride.",

@@ -13,7 +13,6 @@ from archc.ops.base import (
     PositiveInt,
     Shape,
     Window,
-    channels,
     check_width,
     numel,
     register,

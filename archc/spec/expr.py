@@ -58,7 +58,8 @@ def _parse(text: str) -> ast.expr:
     except SyntaxError:
         raise ExprError(
             f"cannot parse expression `{text}`",
-            hint="use integers, `$names`, `in.channels`, + - * // %, comparisons and `a if c else b`",
+            hint="use integers, `$names`, `in.channels`, + - * // %, comparisons and "
+            "`a if c else b`",
         ) from None
 
 
@@ -90,7 +91,7 @@ _COMPARE = {
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """Round a channel count to a multiple of `divisor`, never below 90% of it (MobileNet's rule)."""
+    """Round a channel count to a multiple of `divisor`, never below 90% of it (MobileNet)."""
     if divisor <= 0:
         raise ExprError("make_divisible needs a positive divisor")
     min_value = divisor if min_value is None else min_value
