@@ -130,20 +130,30 @@ def ops() -> None:
 
 @app.command()
 def explain(
-    code: Annotated[str, typer.Argument(help="A diagnostic code, e.g. channel-mismatch.")],
+    code: Annotated[
+        str | None,
+        typer.Argument(help="A diagnostic code, e.g. channel-mismatch; none lists them all."),
+    ] = None,
 ) -> None:
-    """Explain a diagnostic code.
+    """Explain a diagnostic code: what it means, why, how to fix it, with an example.
+
+    The example is checked as you read it: the diagnostic shown is what `archc check` prints.
 
     Example: archc explain spatial-collapse
     """
     from archc.diagnostics import CODES, nearest
+    from archc.explain import explain as long_form
+    from archc.explain import listing
 
+    if code is None:
+        typer.echo(listing())
+        return
     if code not in CODES:
         close = nearest(code, list(CODES))
         raise _usage(
             f"no diagnostic code `{code}`" + (f"; did you mean `{close}`?" if close else "")
         )
-    typer.echo(f"{code}: {CODES[code]}")
+    typer.echo(long_form(code))
 
 
 @app.command()
