@@ -75,6 +75,8 @@ CODES: dict[str, str] = {
     "export-failed": "torch's ONNX exporter failed on a spec that checks.",
     "verify-failed": "The exported ONNX file disagrees with the static shapes or with PyTorch.",
     "write-failed": "Writing the exported file failed (a full disk, a permission).",
+    "onnx-ceil-mode": "A ceil_mode pooling whose last window PyTorch drops and ONNX keeps: an "
+    "ONNX export computes another shape.",
     "uneven-adaptive-pool": "An adaptive pool's output size does not divide its input size: its "
     "windows differ in size, and ONNX export of such a pool fails.",
     "size-dependent-merge": "Branches merged by `add` or `concat` agree only for some input sizes.",

@@ -823,6 +823,27 @@ EXPLANATIONS: dict[str, Explanation] = {
             "[N, 1, 8, 8]",
         ),
     ),
+    "onnx-ceil-mode": Explanation(
+        """A warning: a pooling with `ceil_mode: true` whose last window would start past its
+        input (a 1×1 window with stride 2 over 6 rows: windows at 0, 2, 4 and, rounded up, 6).
+        PyTorch drops such a window and gives 3; ONNX's pooling keeps it and gives 4, so the
+        exported graph computes another shape and `archc export` fails its verification.
+        Use `ceil_mode: false` (with enough `padding` to keep the last rows), or an input size
+        whose last window starts inside it.""",
+        SpecExample(
+            _spec(
+                """
+                archc: 1
+                name: example
+                input: [N, 1, 6, 6]
+                body:
+                  - maxpool2d: {kernel_size: 1, stride: 2, ceil_mode: true}
+                """
+            ),
+            "maxpool2d: {kernel_size: 1, stride: 2, ceil_mode: true}",
+            "maxpool2d: {kernel_size: 1, stride: 2}",
+        ),
+    ),
     "uneven-adaptive-pool": Explanation(
         """A warning: an adaptive pool's output size does not divide its input size, so its
         windows overlap and differ in size (a 7×7 input pooled to 2×2 uses windows of 4).

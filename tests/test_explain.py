@@ -28,7 +28,7 @@ from archc.explain import (
 )
 from tests.test_diagnostics import NOT_FROM_A_SPEC
 
-WARNINGS = {"lossy-downsampling", "uneven-adaptive-pool", "size-dependent-merge"}
+WARNINGS = {"lossy-downsampling", "uneven-adaptive-pool", "onnx-ceil-mode", "size-dependent-merge"}
 SPEC_EXAMPLES = sorted(c for c, e in EXPLANATIONS.items() if isinstance(e.example, SpecExample))
 # A spec triggers file-too-large only past 512 KiB: no example to print, so a command line.
 COMMAND_ONLY = set(NOT_FROM_A_SPEC) | {"file-too-large"}

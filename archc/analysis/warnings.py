@@ -5,6 +5,8 @@
   that drops nothing anywhere.
 - `uneven-adaptive-pool`: an adaptive pool whose output size does not divide its input size
   (uneven windows; ONNX export fails on such pools).
+- `onnx-ceil-mode`: a `ceil_mode` pooling whose last window would start past its input:
+  PyTorch drops that window, ONNX's pooling keeps it, so an exported graph disagrees.
 - `size-dependent-merge`: with symbolic input dims, a merge whose branches agree only for some
   sizes, narrowing the set of valid inputs.
 
@@ -41,6 +43,7 @@ def add_warnings(network: Network) -> None:
     if network.ok:
         _lossy(network)
         _adaptive(network)
+        _ceil_mode(network)
         _merges(network)
     else:
         _size_hints(network)
@@ -205,6 +208,35 @@ def _adaptive(network: Network) -> None:
                     "fails otherwise), or pool to 1×1 with `globalavgpool2d`",
                 )
             )
+
+
+def _ceil_mode(network: Network) -> None:
+    for layer in network.layers:
+        op = layer.op
+        if op is None or op.kind not in ("maxpool2d", "avgpool2d") or not op.ceil_mode:
+            continue
+        x = layer.input_shapes[0]
+        for axis, (size, window) in enumerate(zip(x[2:], op.windows(x), strict=True)):
+            if not isinstance(size, int):
+                continue
+            kept = -(-(size + 2 * window.padding - window.kernel) // window.stride) + 1
+            if (kept - 1) * window.stride < size + window.padding:
+                continue  # PyTorch's rule drops nothing here: ONNX agrees
+            network.diagnostics.append(
+                Diagnostic(
+                    "onnx-ceil-mode",
+                    f"`{op.kind}` with `ceil_mode` gives {kept - 1} {_AXES[axis]}s of windows "
+                    f"from {size}, where ONNX's ceil mode gives {kept}: PyTorch drops a last "
+                    "window that would start past the input, ONNX keeps it, so an exported "
+                    "graph computes another shape",
+                    layer.file,
+                    layer.span,
+                    severity="warning",
+                    hint="use `ceil_mode: false` with enough `padding`, or an input size whose "
+                    "last window starts inside it",
+                )
+            )
+            break
 
 
 def _narrowed(network: Network, valid, extra: list) -> str | None:
