@@ -165,7 +165,8 @@ def compare_runtimes(
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    options.log_severity_level = 3  # errors only: a fallback is detected below, not logged
+    # Fatal only: a fallback is detected below, and a failing run is reported as one error.
+    options.log_severity_level = 4
     asked = providers_for(provider, network.file)
     provider_options = [{"use_tf32": "0"} if p == _NAMES["cuda"] else {} for p in asked]
     session = onnxruntime.InferenceSession(
@@ -177,7 +178,13 @@ def compare_runtimes(
     atol, rtol = TOLERANCE.get(used[0], TOLERANCE[_NAMES["cuda"]])
     worst, tolerance = 0.0, atol
     for x, reference in zip(inputs, expected):
-        (got,) = session.run(["output"], {"input": x})
+        try:
+            (got,) = session.run(["output"], {"input": x})
+        except Exception as exc:  # ONNX Runtime raises its own exception types
+            message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+            raise VerificationFailed(
+                f"ONNX Runtime cannot run the exported graph at batch {x.shape[0]}: {message}"
+            ) from None
         want = (x.shape[0], *(int(d) for d in network.output_shape[1:]))
         if got.shape != want:
             raise VerificationFailed(

@@ -96,6 +96,11 @@ class Conv2d(Op):
         import torch.nn as nn
 
         padding = self.padding if isinstance(self.padding, str) else tuple(self.padding)
+        totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size, strict=True)]
+        if self.padding == "same" and all(t % 2 == 0 for t in totals):
+            # Symmetric `same` is plain padding: exported as pads, not as ONNX's auto_pad,
+            # which ONNX Runtime refuses with dilation.
+            padding = self.pads()
         return nn.Conv2d(
             x[1],
             self.out_channels,
