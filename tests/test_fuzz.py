@@ -1,7 +1,8 @@
 """Differential fuzzing: random specs checked by archc and run by PyTorch must agree.
 
 For every generated network, archc accepts it exactly when PyTorch runs it, and then every
-primitive layer has the same kind, output shape and parameter count. The generators are in
+primitive layer has the same kind, output shape and parameter count; a few are also exported
+and must compute on ONNX Runtime what they compute in PyTorch. The generators are in
 tests/fuzz.py. CI runs a short profile; `ARCHC_FUZZ_EXAMPLES=100000 pytest tests/test_fuzz.py`
 or `python benchmarks/fuzz.py --minutes 60` runs a long one.
 """
@@ -9,16 +10,20 @@ or `python benchmarks/fuzz.py --minutes 60` runs a long one.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
 import archc
+from archc.export import ExportFailed
 from tests.fuzz import networks, perturbed, to_spec, trace_torch
 
 pytest.importorskip("torch")
 
 EXAMPLES = int(os.environ.get("ARCHC_FUZZ_EXAMPLES", "150"))
+EXPORTS = int(os.environ.get("ARCHC_FUZZ_EXPORTS", "10"))
 MERGES = {"add", "concat", "mul"}
 fuzz_settings = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -52,3 +57,23 @@ def test_random_valid_networks_agree_with_pytorch(description):
 @given(perturbed())
 def test_perturbed_networks_are_rejected_exactly_when_pytorch_fails(description):
     event("valid" if agree(*description) else "invalid")
+
+
+@settings(max_examples=EXPORTS, deadline=None, suppress_health_check=list(HealthCheck))
+@given(networks(max_items=5))
+def test_random_valid_networks_compute_the_same_on_onnx_runtime(description):
+    pytest.importorskip("onnxruntime")
+    spec = archc.load_text(to_spec(*description), "fuzz.yaml")
+    network = archc.check(spec)
+    if not network.ok:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        if any(d.code == "onnx-ceil-mode" for d in network.diagnostics):
+            # archc warned that ONNX pools differently here: the export must fail its proof.
+            with pytest.raises(ExportFailed):
+                archc.api.export(spec, Path(folder) / "fuzz.onnx")
+            return
+        # Raises ExportFailed when ONNX Runtime's output differs from PyTorch's at batch 1 or 7.
+        result = archc.api.export(spec, Path(folder) / "fuzz.onnx")
+    assert result.verified and result.batch_sizes == [1, 7]
+    assert result.max_abs_diff <= result.tolerance
