@@ -226,7 +226,9 @@ def new(
     typer.echo(f"wrote {path}; check it with: archc check {path}")
 
 
-class ExportFormat(str, Enum):
+class ReportFormat(str, Enum):
+    """The output formats of export and diff."""
+
     text = "text"
     json = "json"
 
@@ -269,8 +271,8 @@ def export(
         ),
     ] = 2_000_000_000,
     format: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = ExportFormat.text,
+        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ReportFormat.text,
 ) -> None:
     """Export a spec to ONNX atomically, then prove it on ONNX Runtime against PyTorch.
 
@@ -288,7 +290,7 @@ def export(
     from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError, render
 
     overrides, dims = _overrides(set_), _input(input)
-    show_progress = format is ExportFormat.text and sys.stderr.isatty()
+    show_progress = format is ReportFormat.text and sys.stderr.isatty()
 
     def progress(message: str) -> None:
         typer.echo(f"archc: {message}…", err=True)
@@ -300,7 +302,7 @@ def export(
             else:
                 hint = f" (help: {diag.hint})" if diag.hint else ""
                 typer.echo(f"error[{diag.code}]: {diag.message}{hint}", err=True)
-        if format is ExportFormat.json:
+        if format is ReportFormat.json:
             diagnostics = [d.to_json() for d in error.diagnostics]
             typer.echo(json.dumps({"archc": __version__, "ok": False, "diagnostics": diagnostics}))
         return typer.Exit(code)
@@ -336,7 +338,7 @@ def export(
     except Exception as exc:  # a bug: still one line and a clean exit code
         message = f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
         raise fail(ArchcError([Diagnostic("export-failed", message, spec)]), EXIT_SPEC) from None
-    if format is ExportFormat.json:
+    if format is ReportFormat.json:
         typer.echo(json.dumps({"archc": __version__, "ok": True, **result.to_json()}))
     else:
         typer.echo(result.summary())
@@ -400,11 +402,6 @@ def graph(
     typer.echo(f"wrote {output}")
 
 
-class DiffFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
 @app.command()
 def diff(
     old: Annotated[str, typer.Argument(help="The spec to compare from (A).")],
@@ -420,8 +417,8 @@ def diff(
     ] = None,
     input: InputOption = None,
     format: Annotated[
-        DiffFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = DiffFormat.text,
+        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ReportFormat.text,
 ) -> None:
     """Compare two specs, or two `--set` variants of one, layer by layer and in total.
 
@@ -448,8 +445,14 @@ def diff(
         for diag in exc.diagnostics:
             typer.echo(render(diag, None), err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    failed = {result.file: result for result in results if not result.ok}
+    if failed and format is ReportFormat.text:  # nothing to compare: say what is wrong instead
+        from archc.report import to_text as check_text
+
+        typer.echo(check_text(list(failed.values())), err=True)
+        raise typer.Exit(EXIT_SPEC)
     document = diff_results(*results)
-    if format is DiffFormat.json:
+    if format is ReportFormat.json:
         typer.echo(json.dumps({"archc": __version__, **document}, indent=2, default=dict))
     else:
         typer.echo(to_text(document))

@@ -1,13 +1,13 @@
-"""`archc check` and `archc export` on the hostile-input corpus (tests/hostile/): every case,
-as a subprocess.
+"""Every command — `archc check`, `export`, `graph` and `diff` — on the hostile-input corpus
+(tests/hostile/): every case, as a subprocess.
 
 For each command and case: the expected exit code (1 bad spec, 2 usage, 0 for the one that
 must pass), exactly one rendered error with the expected code and `--> file:line:col` where the
 error has a location, no traceback, and bounded resources: under 2 s of CPU time and 300 MB of
 peak RSS, and under 2 s of wall time on an idle machine (the wall limit scales with the load
 average, since on a shared 2-core machine other processes take the CPU; a hang is killed at
-30 s). `export` must also leave its output path untouched: a file already there keeps its
-bytes, and nothing else appears beside it.
+30 s). `export` and `graph` must also leave their output paths untouched: a file already there
+keeps its bytes, and nothing else appears beside it. `diff` compares each case with a good spec.
 
 CPU time is measured per child with `os.wait4`, so that cases can run two at a time. Peak RSS
 is the child's own VmHWM, written at exit: `ru_maxrss` would count the pages of the (large)
@@ -56,14 +56,17 @@ RSS_LIMIT_BYTES = 300 * 1024 * 1024
 HANG_S = 30.0
 PAYLOAD_MARKER = "archc-pwned"  # what the os.system payloads of the tag cases would write
 
+ROOT = Path(__file__).parent.parent
 CASES = hostile.cases()
-COMMANDS = ("check", "export")
+COMMANDS = ("check", "export", "graph", "diff")
 # Where a command answers a case differently from MANIFEST: (exit, code, line, column).
 EXPECTED = {
     # check counts 10^15 parameters without allocating them; export refuses them statically.
     ("export", "terabyte_params.yaml"): (2, "over-budget", None, None),
 }
 SENTINEL = b"an earlier export, which a failed one must leave alone\n"
+GOOD = "good.yaml"  # what `diff` compares each case with
+OUTPUTS = {"export": ".onnx", "graph": ".svg"}  # commands that write a file
 
 
 @dataclass
@@ -113,6 +116,10 @@ def measure(args: list[str], cwd: Path) -> Run:
 def _args(command: str, case: hostile.Case) -> list[str]:
     if command == "export":
         return ["export", case.name, "-o", f"out/{case.name}.onnx", "--no-verify"]
+    if command == "graph":
+        return ["graph", case.name, "-o", f"out/{case.name}.svg"]
+    if command == "diff":
+        return ["diff", case.name, GOOD]
     return [command, case.name]
 
 
@@ -121,9 +128,11 @@ def corpus_runs(tmp_path_factory) -> tuple[Path, dict[tuple[str, str], Run]]:
     """Every command on every case, two at a time, in one scratch folder."""
     folder = tmp_path_factory.mktemp("hostile")
     (folder / "out").mkdir()
+    (folder / GOOD).write_bytes((ROOT / "specs" / "lenet.yaml").read_bytes())
     for case in CASES:
         case.write(folder)
-        (folder / "out" / f"{case.name}.onnx").write_bytes(SENTINEL)
+        for suffix in OUTPUTS.values():
+            (folder / "out" / f"{case.name}{suffix}").write_bytes(SENTINEL)
     jobs = [(command, case) for command in COMMANDS for case in CASES]
 
     def run(job: tuple[str, hostile.Case]) -> Run:
@@ -162,12 +171,12 @@ def test_hostile_input_is_answered_cleanly(command: str, case: hostile.Case, cor
             assert where == [f"{case.name}:{line}:{column}"]
         else:
             assert where in ([], [case.name])
-    if command == "export" and exit_code != 0:
-        assert (folder / "out" / f"{case.name}.onnx").read_bytes() == SENTINEL
+    if command in OUTPUTS:
+        written = (folder / "out" / f"{case.name}{OUTPUTS[command]}").read_bytes()
+        assert (written == SENTINEL) == (exit_code != 0)
     if command == "export" and exit_code == 0:
         # A legal spec is exported for real: torch's import alone takes 2-3 s and 200 MB, so
         # the limits below are for refusals, which must come before it.
-        assert (folder / "out" / f"{case.name}.onnx").read_bytes() != SENTINEL
         return
     assert run.cpu < CPU_LIMIT_S, f"{run.cpu:.2f} s of CPU"
     if os.path.exists("/proc/self/status"):
@@ -177,10 +186,10 @@ def test_hostile_input_is_answered_cleanly(command: str, case: hostile.Case, cor
     assert run.wall < WALL_LIMIT_S * slack, f"{run.wall:.2f} s wall at load {run.load:.1f}/CPU"
 
 
-def test_no_payload_ran_and_export_left_nothing_behind(corpus_runs):
+def test_no_payload_ran_and_no_command_left_anything_behind(corpus_runs):
     folder, _ = corpus_runs
     assert not (folder / PAYLOAD_MARKER).exists()
-    expected = {f"{case.name}.onnx" for case in CASES}
+    expected = {f"{case.name}{suffix}" for case in CASES for suffix in OUTPUTS.values()}
     assert {p.name for p in (folder / "out").iterdir()} == expected
     assert not (Path.cwd() / PAYLOAD_MARKER).exists()
 
