@@ -16,6 +16,7 @@ import contextlib
 import gc
 import math
 import re
+from typing import NoReturn
 
 import yaml
 
@@ -215,6 +216,15 @@ def _no_gc():
             gc.enable()
 
 
+_TOO_DEEP = f"the YAML nests deeper than {MAX_DEPTH} levels"
+
+
+def _refuse(code: str, message: str, file: str, mark, hint: str | None = None) -> NoReturn:
+    """Raise the one error of a file refused while reading, at a libyaml mark."""
+    span = Span.point(mark.line + 1, mark.column + 1)
+    raise SpecError([Diagnostic(code, message, file, span, hint=hint)]) from None
+
+
 def _check_depth(text: str, file: str) -> None:
     """Refuse nesting past MAX_DEPTH, and more than MAX_NODES nodes, from the event stream,
     before any node is composed.
@@ -231,49 +241,24 @@ def _check_depth(text: str, file: str) -> None:
             if isinstance(event, yaml.NodeEvent):
                 nodes += 1
                 if nodes > MAX_NODES:
-                    mark = event.start_mark
-                    raise SpecError(
-                        [
-                            Diagnostic(
-                                "too-many-nodes",
-                                f"the document has more than {MAX_NODES:,} YAML nodes",
-                                file,
-                                Span.point(mark.line + 1, mark.column + 1),
-                                hint="write blocks and `repeat` instead of copying YAML",
-                            )
-                        ]
+                    _refuse(
+                        "too-many-nodes",
+                        f"the document has more than {MAX_NODES:,} YAML nodes",
+                        file,
+                        event.start_mark,
+                        hint="write blocks and `repeat` instead of copying YAML",
                     )
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    raise SpecError(
-                        [
-                            Diagnostic(
-                                "too-deep",
-                                f"the YAML nests deeper than {MAX_DEPTH} levels",
-                                file,
-                                Span.point(mark.line + 1, mark.column + 1),
-                            )
-                        ]
-                    )
+                    _refuse("too-deep", _TOO_DEEP, file, event.start_mark)
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
         # Newer libyaml builds (PyYAML 6.0.4) stop at their own nesting limit while scanning
         # ahead, before any event reaches the count above: that is the same refusal.
-        mark = exc.problem_mark
-        if "nesting" in str(exc.problem) and mark is not None:
-            raise SpecError(
-                [
-                    Diagnostic(
-                        "too-deep",
-                        f"the YAML nests deeper than {MAX_DEPTH} levels",
-                        file,
-                        Span.point(mark.line + 1, mark.column + 1),
-                    )
-                ]
-            ) from None
+        if "nesting" in str(exc.problem) and exc.problem_mark is not None:
+            _refuse("too-deep", _TOO_DEEP, file, exc.problem_mark)
         # Other syntax errors are left to the real parse, which reports them.
     except yaml.YAMLError:
         pass
@@ -305,7 +290,7 @@ class _Builder:
         # `depth` counts the collections around `node`: at most MAX_DEPTH nested collections,
         # as _check_depth counts them (aliases can nest deeper than the text does).
         if depth >= MAX_DEPTH and not isinstance(node, yaml.ScalarNode):
-            self.fail("too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", node)
+            self.fail("too-deep", _TOO_DEEP, node)
         if node.tag not in (_PLAIN, _QUOTED, _COLLECTION):
             self.fail(
                 "yaml-tag",
