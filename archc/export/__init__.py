@@ -129,7 +129,7 @@ def export_onnx(
     check_budget(network, max_params)  # before torch is imported
 
     torch = require("torch", network.file)
-    onnx = require("onnx", network.file)
+    require("onnx", network.file)
     if exporter == "dynamo":
         require("onnxscript", network.file)  # torch's torch.export-based exporter needs it
     if verify:
@@ -150,10 +150,9 @@ def export_onnx(
         exported = folder / "exported.onnx"
         try:
             with writer.quiet() as captured, torch.no_grad():
-                writer.run_exporter(
+                proto = writer.run_exporter(
                     model, example, exported, exporter=exporter, opset=opset, batch_name=batch_name
                 )
-            proto = onnx.load(str(exported))
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:

@@ -69,19 +69,29 @@ def run_exporter(
     exporter: Exporter,
     opset: int,
     batch_name: str | None,
-) -> None:
-    """Export `model` traced on `example` to `file`; `batch_name` None means a static batch."""
+) -> Any:
+    """Export `model` traced on `example`, and return the ONNX model; `batch_name` None means
+    a static batch. `file` is where the exporter may write (the torch.export-based one writes
+    its weights beside it); the TorchScript exporter exports into memory, which spares a write
+    and a read of the whole file."""
+    import onnx
     import torch
 
     common = dict(input_names=["input"], output_names=["output"], opset_version=opset)
     if exporter == "torchscript":
         axes = {"input": {0: batch_name}, "output": {0: batch_name}} if batch_name else None
+        weights = sum(p.numel() * p.element_size() for p in model.parameters())
+        if weights < PROTOBUF_LIMIT // 2:
+            buffer = io.BytesIO()
+            torch.onnx.export(model, (example,), buffer, dynamo=False, dynamic_axes=axes, **common)
+            return onnx.load_from_string(buffer.getvalue())
         torch.onnx.export(model, (example,), str(file), dynamo=False, dynamic_axes=axes, **common)
     else:
         shapes = ({0: torch.export.Dim(batch_name, min=1)},) if batch_name else None
         torch.onnx.export(
             model, (example,), str(file), dynamo=True, dynamic_shapes=shapes, **common
         )
+    return onnx.load(str(file))
 
 
 def scope_path(name: str) -> tuple[str, str] | None:
