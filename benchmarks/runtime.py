@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_SPECS = ["lenet", "resnet18", "googlenet", "densenet", "alexnet"]
-EXPORT_SPECS_FULL = [*EXPORT_SPECS, "vgg11", "imagenet/resnet50"]
+EXPORT_SPECS_FULL = [*EXPORT_SPECS, "vgg11", "imagenet/resnet"]  # resnet.yaml is ResNet-50
 
 _EXPORT = """
 import json, sys, time, torch, archc
