@@ -198,8 +198,13 @@ def write_model(proto: Any, file: Path, data_name: str) -> Path | None:
     """
     import onnx
 
-    if proto.ByteSize() < PROTOBUF_LIMIT:
+    from google.protobuf.message import EncodeError
+
+    try:  # serializing tells the size too: asking ByteSize first costs a whole pass more
         payload = proto.SerializeToString()
+    except (EncodeError, ValueError):  # over protobuf's 2 GiB (measured: EncodeError)
+        payload = None
+    if payload is not None and len(payload) < PROTOBUF_LIMIT:
         with open(file, "wb") as handle:
             handle.write(payload)
             handle.flush()
