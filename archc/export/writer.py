@@ -197,7 +197,6 @@ def write_model(proto: Any, file: Path, data_name: str) -> Path | None:
     Above it, the weights go to `data_name` in the same folder; returns that path, else None.
     """
     import onnx
-
     from google.protobuf.message import EncodeError
 
     try:  # serializing tells the size too: asking ByteSize first costs a whole pass more
