@@ -59,6 +59,13 @@ def test_parameter_bytes_and_json_keys():
     memory = result["memory"]
     assert memory["params_bytes"] == {"fp32": 11_178_378 * 4, "fp16": 11_178_378 * 2}
     assert memory["activations_peak_bytes"] == memory["activations_peak_elements"] * 4
+    model = archc.build(archc.load(SPECS / "resnet18.yaml"))  # BN's counters are int64
+    assert memory["buffers_bytes"]["fp32"] == sum(
+        b.numel() * b.element_size() for b in model.buffers()
+    )
+    assert memory["buffers_bytes"]["fp16"] == sum(
+        b.numel() * (2 if b.is_floating_point() else b.element_size()) for b in model.buffers()
+    )
 
 
 def test_lenet_peak_is_the_first_conv_and_its_sigmoid():

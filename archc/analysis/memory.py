@@ -54,7 +54,14 @@ def memory_usage(network: Network) -> dict:
     peak = activation_peak(network) if network.ok else None
     return {
         "params_bytes": {name: network.params * size for name, size in BYTES.items()},
-        "buffers_bytes": {name: network.buffers * size for name, size in BYTES.items()},
+        "buffers_bytes": {
+            name: sum(
+                layer.op.buffer_bytes(layer.input_shapes[0], size)
+                for layer in network.layers
+                if layer.op is not None
+            )
+            for name, size in BYTES.items()
+        },
         "activations_peak_elements": peak[0] if peak else None,
         "activations_peak_bytes": peak[0] * BYTES["fp32"] if peak else None,
         "activations_peak_at": peak[1] if peak else None,

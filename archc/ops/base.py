@@ -106,6 +106,10 @@ class Op(BaseModel):
         """Elements of non-trainable state (BatchNorm's running statistics)."""
         return 0
 
+    def buffer_bytes(self, x: Shape, float_bytes: int) -> int:
+        """Bytes of that state when its floating-point elements take `float_bytes` each."""
+        return self.buffers(x) * float_bytes
+
     def macs(self, x: Shape, y: Shape) -> Dim:
         return 0
 

@@ -27,6 +27,10 @@ class _BatchNorm(Op):
         # running_mean, running_var and num_batches_tracked, as in the state_dict.
         return 2 * x[1] + 1 if self.track_running_stats else 0
 
+    def buffer_bytes(self, x: Shape, float_bytes: int) -> int:
+        # num_batches_tracked is an int64 whatever the floating-point type.
+        return 2 * x[1] * float_bytes + 8 if self.track_running_stats else 0
+
     def lower(self, x: Shape):
         import torch.nn as nn
 
