@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 
 from archc.analysis.memory import activation_peak
-from archc.analysis.symbolic import dim_json
+from archc.analysis.symbolic import dim_json, format_shape
 from archc.report import Result, _rf_json
 
 _FIELDS = ("op", "output", "params", "macs", "rf")
@@ -126,10 +126,6 @@ def _signed(value) -> str:
     return f"{value:+,}" if isinstance(value, int) else "?"
 
 
-def _shape(dims) -> str:
-    return "(" + ", ".join(str(d) for d in dims) + ")" if dims else "?"
-
-
 def _rf(rf) -> str:
     if not rf:
         return "-"
@@ -139,7 +135,7 @@ def _rf(rf) -> str:
 
 def _summary(layer: dict) -> str:
     return (
-        f"{layer['op']} {_shape(layer['output'])} params {_count(layer['params'])} "
+        f"{layer['op']} {format_shape(layer['output'])} params {_count(layer['params'])} "
         f"MACs {_count(layer['macs'])} rf {_rf(layer['rf'])}"
     )
 
@@ -156,7 +152,7 @@ def to_text(diff: dict) -> str:
             for field in change["fields"]:
                 old, new = change["a"][field], change["b"][field]
                 if field == "output":
-                    old, new = _shape(old), _shape(new)
+                    old, new = format_shape(old), format_shape(new)
                 elif field == "rf":
                     old, new = _rf(old), _rf(new)
                 else:
@@ -180,7 +176,7 @@ def to_text(diff: dict) -> str:
         lines.append(f"{label}: {arrow}{delta}")
     out = totals["output"]
     if out["a"] != out["b"]:
-        lines.append(f"output: {_shape(out['a'])} -> {_shape(out['b'])}")
+        lines.append(f"output: {format_shape(out['a'])} -> {format_shape(out['b'])}")
     valid = totals["valid_inputs"]
     if valid["a"] != valid["b"]:
         lines.append(f"valid inputs: {_valid(valid['a'])} -> {_valid(valid['b'])}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from archc.analysis.symbolic import Dim, dim_json
+from archc.analysis.symbolic import Dim, dim_json, format_shape
 from archc.diagnostics import Diagnostic, render
 from archc.graph import Network
 
@@ -32,10 +32,6 @@ class Result:
     @property
     def warnings(self) -> int:
         return sum(d.severity == "warning" for d in self.diagnostics)
-
-
-def _shape(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")" if shape is not None else "?"
 
 
 def _count(value: Dim) -> str:
@@ -118,7 +114,7 @@ def table(net: Network, valid_inputs=None) -> str:
             (
                 layer.path,
                 layer.op_name,
-                _shape(layer.shape),
+                format_shape(layer.shape),
                 _count(layer.params) if layer.params else "",
                 _count(layer.macs) if layer.macs else "",
                 _rf_text(layer.rf),
@@ -135,7 +131,7 @@ def table(net: Network, valid_inputs=None) -> str:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    header = f"{net.name}: {_shape(net.input)} -> {_shape(net.output_shape)}"
+    header = f"{net.name}: {format_shape(net.input)} -> {format_shape(net.output_shape)}"
     totals = (
         f"params {_count(net.params)} (buffers {_count(net.buffers)}, "
         f"fp32 {_bytes(net.params * 4)}, fp16 {_bytes(net.params * 2)})  "

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
+from archc.analysis.symbolic import format_shape
 from archc.api import check, load, load_text
 from archc.cli import app
 from archc.draw import render_html, render_svg
-from archc.draw.svg import shape_text
 from tests.fuzz import networks, to_spec
 
 ROOT = Path(__file__).parent.parent
@@ -96,10 +96,10 @@ def test_every_layer_output_labels_an_edge(name):
     net = network(name)
     for collapse in (False, True):
         labels = set(texts(render_svg(net, collapse=collapse), "shape"))
-        assert shape_text(net.input) in labels
-        assert shape_text(net.output_shape) in labels
+        assert format_shape(net.input) in labels
+        assert format_shape(net.output_shape) in labels
         if not collapse:
-            assert {shape_text(layer.shape) for layer in net.layers} <= labels
+            assert {format_shape(layer.shape) for layer in net.layers} <= labels
 
 
 def test_collapsed_googlenet_has_one_box_per_block_call():

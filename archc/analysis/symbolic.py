@@ -252,6 +252,13 @@ def ceil_div(value: Dim, den: int) -> Dim:
     return (value + den - 1) // den
 
 
+def format_shape(shape) -> str:
+    """`(N, 3, 224, 224)`; `?` for an unknown shape or dim."""
+    if shape is None:
+        return "?"
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
 def dim_json(value: Dim) -> int | str:
     """A dim as the JSON contract wants it: an int, or a string for a symbolic one."""
     return value if isinstance(value, int) else str(value)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from archc.draw.svg import render_svg, shape_text
+from archc.analysis.symbolic import format_shape
+from archc.draw.svg import render_svg
 from archc.draw.tree import Node, build_tree
 from archc.graph import Network
 
@@ -101,7 +102,7 @@ def render_html(network: Network, collapse: bool = True) -> str:
         for node, shape in ((n, _shape(network, n.exit)) for n in blocks)
     )
     summary = (
-        f"{shape_text(network.input)} → {shape_text(network.output_shape or ())} · "
+        f"{format_shape(network.input)} → {format_shape(network.output_shape or ())} · "
         f"{network.params:,} params · "
         + (f"{network.macs:,}" if isinstance(network.macs, int) else str(network.macs))
         + " MACs"
@@ -132,4 +133,4 @@ def _blocks(node: Node) -> list[Node]:
 
 def _shape(network: Network, value: int) -> str:
     shape = network.input if value == 0 else network.layers[value - 1].shape
-    return shape_text(shape)
+    return format_shape(shape)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from archc.analysis.symbolic import format_shape
 from archc.draw.tree import Node, build_tree
 from archc.graph import Network
 
@@ -63,10 +64,6 @@ def text_width(text: str, size: float = FONT, bold: bool = False) -> float:
     return len(text) * size * (0.62 if bold else 0.6)
 
 
-def shape_text(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
 def _count(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
@@ -95,7 +92,7 @@ class Canvas:
             self.shapes[index + 1] = layer.shape
 
     def shape(self, value: int) -> str:
-        return shape_text(self.shapes[value]) if value in self.shapes else "?"
+        return format_shape(self.shapes[value]) if value in self.shapes else "?"
 
     def add(self, element: str) -> None:
         self.parts.append(element)
@@ -137,7 +134,7 @@ def layer_box(canvas: Canvas, node: Node) -> Box:
         [
             f"{layer.path}: {kind}",
             *(f"  {k}: {v}" for k, v in fields.items()),
-            f"output {shape_text(layer.shape)}",
+            f"output {format_shape(layer.shape)}",
             f"params {_count(layer.params)}",
             f"line {layer.line}",
         ]
@@ -343,7 +340,7 @@ def render_svg(network: Network, collapse: bool = True, prefix: str = "") -> str
     body = sequence(canvas, nodes, boxes)
     title = network.name
     summary = (
-        f"{shape_text(network.input)} → {shape_text(network.output_shape or ())}  ·  "
+        f"{format_shape(network.input)} → {format_shape(network.output_shape or ())}  ·  "
         f"{_count(network.params)} params"
     )
     if isinstance(network.macs, int):  # a symbolic count is too long for a title line

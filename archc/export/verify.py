@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from archc.analysis.symbolic import Sym
+from archc.analysis.symbolic import Sym, format_shape
 from archc.diagnostics import Diagnostic, UsageError
 from archc.graph import Network
-from archc.ops.base import Shape, format_shape
+from archc.ops.base import Shape
 
 Provider = Literal["auto", "cpu", "cuda"]
 TOLERANCE = {"CPUExecutionProvider": (1e-4, 1e-4), "CUDAExecutionProvider": (1e-3, 1e-3)}
@@ -64,7 +64,7 @@ def check_graph(proto: Any, network: Network, file: Path, external: bool) -> int
             continue  # folded into its neighbour (batch norm, dropout, identity)
         if not _agree(static, shapes[value]):
             raise VerificationFailed(
-                f"ONNX shape inference gives {_format(shapes[value])} for {what}, "
+                f"ONNX shape inference gives {format_shape(shapes[value])} for {what}, "
                 f"archc's static shape is {format_shape(static)}"
             )
         compared += 1
@@ -96,10 +96,6 @@ def _agree(static: Shape, inferred: list[int | str | None]) -> bool:
         elif ours != theirs:
             return False
     return True
-
-
-def _format(dims: list[int | str | None]) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
 
 
 def providers_for(provider: Provider, file: str) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from archc.analysis.symbolic import Dim, Sym
+from archc.analysis.symbolic import Dim, Sym, format_shape
 
 Shape = tuple[Dim, ...]
 
@@ -155,11 +155,6 @@ def check_width(stated: int | None, x: Shape, field: str) -> None:
             field,
             hint=f"write `{field}: {actual}`, or leave it out to infer it",
         )
-
-
-def format_shape(shape: Shape) -> str:
-    """`(N, 3, 224, 224)`"""
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def numel(shape: Shape) -> Dim:

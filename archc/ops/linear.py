@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import prod
 from typing import ClassVar
 
-from archc.analysis.symbolic import Sym
+from archc.analysis.symbolic import Sym, format_shape
 from archc.ops.base import Op, OpError, PositiveInt, Shape, register
 
 
@@ -69,7 +69,7 @@ class Linear(Op):
             raise OpError(
                 "features-mismatch",
                 f"`in_features: {self.in_features}` disagrees with the {features} features "
-                f"flowing in (shape {_shape(x)})",
+                f"flowing in (shape {format_shape(x)})",
                 "in_features",
                 hint=f"write `in_features: {features}`, or leave it out to infer it",
             )
@@ -95,7 +95,3 @@ class Linear(Op):
         import torch.nn as nn
 
         return nn.Linear(x[-1], self.out_features, self.bias)
-
-
-def _shape(x: Shape) -> str:
-    return "(" + ", ".join(str(d) for d in x) + ")"

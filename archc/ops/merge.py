@@ -8,12 +8,8 @@ flow is visible. `mul` broadcasts size-1 dims, as squeeze-and-excitation gates n
 
 from __future__ import annotations
 
-from archc.analysis.symbolic import Sym
+from archc.analysis.symbolic import Sym, format_shape
 from archc.ops.base import OpError, Shape
-
-
-def _fmt(shape: Shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def _agree(a, b) -> bool | None:
@@ -34,8 +30,8 @@ def merge_shape(kind: str, shapes: list[Shape], names: list[str]) -> tuple[Shape
         if len(shape) != len(first):
             raise OpError(
                 "merge-mismatch",
-                f"`{kind}` needs branches of equal rank: `{names[0]}` gives {_fmt(first)}, "
-                f"`{name}` gives {_fmt(shape)}",
+                f"`{kind}` needs branches of equal rank: `{names[0]}` gives {format_shape(first)}, "
+                f"`{name}` gives {format_shape(shape)}",
             )
         for axis, (a, b) in enumerate(zip(first, shape)):
             if axis == 0 or (kind == "concat" and axis == 1):
@@ -54,8 +50,8 @@ def merge_shape(kind: str, shapes: list[Shape], names: list[str]) -> tuple[Shape
                 )
                 raise OpError(
                     "merge-mismatch",
-                    f"`{kind}` needs equal {what}: `{names[0]}` gives {_fmt(first)}, "
-                    f"`{name}` gives {_fmt(shape)}",
+                    f"`{kind}` needs equal {what}: `{names[0]}` gives {format_shape(first)}, "
+                    f"`{name}` gives {format_shape(shape)}",
                     hint=hint,
                 )
     if kind == "concat":

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archc.analysis.symbolic import Sym
+from archc.analysis.symbolic import Sym, format_shape
 from archc.diagnostics import Diagnostic, Span, nearest
 from archc.graph import Condition, Group, Layer, Network
 from archc.ops import OPS, Op, OpError, Shape
@@ -484,7 +484,7 @@ class _Expander:
             self.error(
                 "channel-mismatch",
                 f"`in_channels: {stated}` disagrees with the {flow.shape[1]} channels flowing in "
-                f"(shape {_fmt(flow.shape)})",
+                f"(shape {format_shape(flow.shape)})",
                 args.at("in_channels"),
                 hint=f"write `in_channels: {flow.shape[1]}`, or leave it out to infer it",
             )
@@ -508,7 +508,7 @@ class _Expander:
             hint = "add `flatten` before it" if len(x) > max(cls.ranks) else None
             self.error(
                 "rank-mismatch",
-                f"`{cls.kind}` needs a rank-{ranks} input, got {_fmt(x)}",
+                f"`{cls.kind}` needs a rank-{ranks} input, got {format_shape(x)}",
                 head_span,
                 hint,
             )
@@ -596,7 +596,7 @@ class _Expander:
             self.error(
                 "spatial-collapse",
                 f"`{op.kind}` reduces the {axis_name} to {size}: its input {axis_name} is "
-                f"{x[axis]} (input shape {_fmt(x)})",
+                f"{x[axis]} (input shape {format_shape(x)})",
                 span,
                 hint,
             )
@@ -630,10 +630,6 @@ def _is_type(value: Any, kind: str) -> bool:
     if kind in ("int", "str", "list") and isinstance(value, bool):
         return False
     return isinstance(value, _PYTHON_TYPES[kind])
-
-
-def _fmt(shape: Shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def _with_span(diag: Diagnostic, span: Span) -> Diagnostic:
