@@ -10,8 +10,8 @@ Importing archc never imports torch; only `build` and `export` do.
 
 from archc.api import build, check, export, load, load_text
 from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError
+from archc.version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "ArchcError",
     "Diagnostic",

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from archc import pipeline
 from archc.diagnostics import Diagnostic, SpecError, UsageError
-from archc.graph import Network
+from archc.ir import Network
 from archc.report import Result
+from archc.spec.document import Spec, parse_document
 from archc.spec.loader import MAX_FILE_BYTES, decode
-from archc.spec.schema import Spec, parse_document
+
+if TYPE_CHECKING:
+    from archc.onnx_export import ExportResult
 
 
 def load(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Spec:
@@ -65,12 +70,7 @@ def check(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
 
     `input_dims` overrides the spec's input shape, e.g. `[1, 3, 224, 224]` or `["N", 3, "H", "W"]`.
     """
-    from archc.analysis import analyze
-    from archc.spec.expand import expand
-
-    network = expand(spec, input_dims)
-    analyze(network)
-    return network
+    return pipeline.check(spec, input_dims)
 
 
 def check_file(
@@ -130,11 +130,40 @@ def build(
     return lower(network, max_params or DEFAULT_MAX_PARAMS)
 
 
-def export(spec: Spec, path: str | os.PathLike, **options: Any):
-    """Write `spec` as ONNX to `path` atomically and verify it on ONNX Runtime."""
-    from archc.export import export_onnx
+def export(
+    spec: Spec,
+    path: str | os.PathLike,
+    *,
+    opset: int | None = None,
+    input_dims: list[int | str] | None = None,
+    static_batch: bool = False,
+    provider: Literal["auto", "cpu", "cuda"] = "auto",
+    verify: bool = True,
+    exporter: Literal["torchscript", "dynamo"] = "torchscript",
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+    max_params: int | None = None,
+) -> ExportResult:
+    """Write `spec` as ONNX to `path` atomically and verify it on ONNX Runtime.
 
-    return export_onnx(spec, path, **options)
+    `opset` defaults to `archc.onnx_export.DEFAULT_OPSET`; the other arguments are those of
+    `archc.onnx_export.export_onnx`, which documents them.
+    """
+    from archc.onnx_export import DEFAULT_OPSET, export_onnx
+
+    return export_onnx(
+        spec,
+        path,
+        opset=DEFAULT_OPSET if opset is None else opset,
+        input_dims=input_dims,
+        static_batch=static_batch,
+        provider=provider,
+        verify=verify,
+        exporter=exporter,
+        seed=seed,
+        progress=progress,
+        max_params=max_params,
+    )
 
 
 __all__ = ["build", "check", "check_file", "export", "find_specs", "load", "load_text"]

@@ -65,7 +65,7 @@ def _overrides(pairs: list[str] | None) -> dict[str, str]:
 def _input(text: str | None) -> list[int | str] | None:
     if text is None:
         return None
-    from archc.spec.schema import parse_dims
+    from archc.spec.document import parse_dims
 
     try:
         return parse_dims(text)
@@ -88,10 +88,10 @@ def check(
 
     Example: archc check specs/densenet.yaml --input N,1,H,W
     """
-    from archc import __version__
     from archc.api import check_file, find_specs
     from archc.diagnostics import UsageError, render
     from archc.report import to_github, to_json, to_sarif, to_text
+    from archc.version import __version__
 
     overrides, dims = _overrides(set_), _input(input)
     try:
@@ -160,11 +160,11 @@ def explain(
 def schema() -> None:
     """Print the JSON Schema of spec files, for editors and validators.
 
-    Example: archc schema > archc.schema.json
+    Example: archc schema > archc.editor_schema.json
     """
     import json
 
-    from archc.schema import spec_schema
+    from archc.editor_schema import spec_schema
 
     typer.echo(json.dumps(spec_schema(), indent=2))
 
@@ -285,9 +285,9 @@ def export(
     import json
     from pathlib import Path
 
-    from archc import __version__
     from archc.api import load
     from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError, render
+    from archc.version import __version__
 
     overrides, dims = _overrides(set_), _input(input)
     show_progress = format is ReportFormat.text and sys.stderr.isatty()
@@ -311,7 +311,7 @@ def export(
     try:
         loaded = load(spec, overrides)
         source = loaded.source
-        from archc.export import export_onnx
+        from archc.onnx_export import export_onnx
 
         result = export_onnx(
             loaded,
@@ -429,10 +429,10 @@ def diff(
     """
     import json
 
-    from archc import __version__
     from archc.api import check_file
     from archc.diagnostics import UsageError, render
     from archc.diff import diff_results, to_text
+    from archc.version import __version__
 
     overrides_b, overrides_a, dims = _overrides(set_), _overrides(base_set), _input(input)
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 
 from archc.analysis.memory import activation_peak
-from archc.analysis.symbolic import dim_json, format_shape
+from archc.dims import dim_json, format_shape
 from archc.report import Result, _rf_json
 
 _FIELDS = ("op", "output", "params", "macs", "rf")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from archc.analysis.symbolic import Dim, dim_json, format_shape
 from archc.diagnostics import Diagnostic, render
-from archc.graph import Network
+from archc.dims import Dim, dim_json, format_shape
+from archc.ir import Network
 
 
 @dataclass

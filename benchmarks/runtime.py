@@ -16,7 +16,7 @@ EXPORT_SPECS_FULL = [*EXPORT_SPECS, "vgg11", "imagenet/resnet"]  # resnet.yaml i
 
 _EXPORT = """
 import json, sys, time, torch, archc
-from archc.export import export_onnx
+from archc.onnx_export import export_onnx
 spec, out, mode, repeats = archc.load(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 torch.set_num_threads(2)
 def archc_export():
@@ -109,7 +109,7 @@ def section_export(repeats: int, quick: bool) -> dict:
 
 def section_runtime(repeats: int, quick: bool) -> dict:
     import archc
-    from archc.export import export_onnx
+    from archc.onnx_export import export_onnx
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

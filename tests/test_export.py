@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 import archc
 from archc.cli import app
 from archc.diagnostics import SpecError, UsageError
-from archc.export import ExportFailed, export_onnx, paths, verify, writer
 from archc.lower import MissingDependency
+from archc.onnx_export import ExportFailed, export_onnx, paths, verify, writer
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -369,12 +369,24 @@ def test_missing_onnxruntime_names_the_extra(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_archc_export_stays_callable_once_the_package_is_imported(tmp_path):
-    import archc.export as package
+@pytest.mark.parametrize(
+    "first", ["archc", "archc.onnx_export", "archc.onnx_export.writer", "archc.cli"]
+)
+def test_archc_export_is_a_typed_function_in_every_import_order(first):
+    script = (
+        f"import {first}, archc, inspect; "
+        "assert inspect.isfunction(archc.export), archc.export; "
+        "names = list(inspect.signature(archc.export).parameters); "
+        "assert names[:3] == ['spec', 'path', 'opset'], names; "
+        "assert 'options' not in names"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
 
-    assert archc.export is package  # Python binds the submodule over the API function
+
+def test_archc_export_writes_a_file(tmp_path):
     result = archc.export(archc.load(LENET), tmp_path / "l.onnx", verify=False)
     assert result.file == str(tmp_path / "l.onnx")
+    assert (tmp_path / "l.onnx").stat().st_size == result.bytes
 
 
 def test_api_errors_are_typed(tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 
 import archc
-from archc.export import ExportFailed
+from archc.onnx_export import ExportFailed
 from tests.fuzz import networks, perturbed, to_spec, trace_torch
 
 pytest.importorskip("torch")

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
-from archc.analysis.symbolic import format_shape
 from archc.api import check, load, load_text
 from archc.cli import app
+from archc.dims import format_shape
 from archc.draw import render_html, render_svg
 from tests.fuzz import networks, to_spec
 

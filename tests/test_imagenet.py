@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import archc
-from archc.analysis.symbolic import dim_json
 from archc.api import check_file, find_specs
+from archc.dims import dim_json
 
 ZOO = Path(__file__).parent.parent / "specs" / "imagenet"
 
@@ -330,7 +330,7 @@ def test_stochastic_depth_is_the_identity_at_inference_and_drops_rows_in_trainin
 @pytest.mark.parametrize("file", ["squeezenet1_1", "mobilenet_v3", "convnext", "efficientnet"])
 def test_onnx_export_verifies(torch, tmp_path, file):
     pytest.importorskip("onnxruntime")
-    pytest.importorskip("archc.export.writer")
+    pytest.importorskip("archc.onnx_export.writer")
     from archc.api import export
 
     result = export(

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from archc.schema import spec_schema
+from archc.editor_schema import spec_schema
 from archc.spec.loader import load_yaml
 
 ROOT = Path(__file__).parent.parent

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import archc
-from archc.analysis.symbolic import dim_json
+from archc.dims import dim_json
 
 torch = pytest.importorskip("torch")
 from tests.reference import seed_nets  # noqa: E402
@@ -22,7 +22,7 @@ SPECS = Path(__file__).parent.parent / "specs"
 MERGES = {"add", "concat", "mul"}
 
 
-def static_layers(name: str, batch: int = 1) -> tuple[list[dict], archc.graph.Network]:
+def static_layers(name: str, batch: int = 1) -> tuple[list[dict], archc.ir.Network]:
     spec = archc.load(SPECS / f"{name}.yaml")
     network = archc.check(spec, [batch, *spec.input[1:]])
     assert network.ok, [d.message for d in network.diagnostics]
@@ -73,7 +73,7 @@ def test_resnet_family_member_from_set_matches_pytorch():
     assert network.params == sum(p.numel() for p in model.parameters())
 
 
-def _densenet_variant(input_dims: list[int], body: list) -> archc.graph.Network:
+def _densenet_variant(input_dims: list[int], body: list) -> archc.ir.Network:
     """A spec with densenet.yaml's blocks and the given body."""
     document = yaml.safe_load((SPECS / "densenet.yaml").read_text())
     document.update(input=input_dims, body=body)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archc.analysis.periodic import contains, degree, period, solve
-from archc.analysis.symbolic import Sym
+from archc.dims import Sym
 
 H, W = Sym.var("H"), Sym.var("W")
 

@@ -14,9 +14,9 @@ import pytest
 
 import archc
 from archc.analysis.periodic import contains, describe, solve
-from archc.analysis.symbolic import Sym
 from archc.analysis.valid_inputs import valid_input_sets
 from archc.api import check_file
+from archc.dims import Sym
 from archc.report import result_json
 
 torch = pytest.importorskip("torch")

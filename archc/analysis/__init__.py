@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from archc.graph import Network
+    from archc.ir import Network
 
 
 def analyze(network: Network) -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from math import prod
 
-from archc.analysis.symbolic import Sym
-from archc.graph import Network
+from archc.dims import Sym
+from archc.ir import Network
 
 BYTES = {"fp32": 4, "fp16": 2}
 

@@ -20,7 +20,7 @@ from fractions import Fraction
 from itertools import pairwise
 from math import factorial, floor, isqrt, lcm
 
-from archc.analysis.symbolic import Dim, Floor, Sym
+from archc.dims import Dim, Floor, Sym
 
 MAX_PERIOD = 1 << 14  # beyond this, give up rather than spend seconds
 MAX_SCAN = 100_000  # integers scanned for a polynomial of degree 3 or more

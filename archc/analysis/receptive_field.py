@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from archc.analysis.symbolic import Dim, Sym
-from archc.graph import Network
+from archc.dims import Dim, Sym
+from archc.ir import Network
 
 
 @dataclass(frozen=True)

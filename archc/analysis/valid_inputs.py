@@ -16,8 +16,8 @@ answer is the set of square inputs H = W (`ValidInputs.square`), which is what C
 from __future__ import annotations
 
 from archc.analysis.periodic import TooHard, describe, nearest, solve
-from archc.analysis.symbolic import Sym
-from archc.graph import Condition, Network
+from archc.dims import Sym
+from archc.ir import Condition, Network
 
 _CACHE = "_archc_valid_inputs"
 

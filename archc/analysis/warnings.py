@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 
 from archc.analysis.periodic import describe
-from archc.analysis.symbolic import Sym
 from archc.analysis.valid_inputs import (
     _as_pair,
     nearest_text,
@@ -30,7 +29,8 @@ from archc.analysis.valid_inputs import (
     valid_input_sets,
 )
 from archc.diagnostics import Diagnostic
-from archc.graph import Network
+from archc.dims import Sym
+from archc.ir import Network
 
 _SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch")
 _AXES = ("row", "column")

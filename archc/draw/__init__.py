@@ -16,7 +16,7 @@ from pathlib import Path
 
 from archc.draw.page import render_html
 from archc.draw.svg import render_svg
-from archc.graph import Network
+from archc.ir import Network
 
 FORMATS = ("svg", "html")
 

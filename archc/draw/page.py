@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from html import escape
 
-from archc.analysis.symbolic import format_shape
+from archc.dims import format_shape
 from archc.draw.svg import render_svg
 from archc.draw.tree import Node, build_tree
-from archc.graph import Network
+from archc.ir import Network
 
 _PAGE = """<!doctype html>
 <html lang="en">

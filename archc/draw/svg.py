@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from archc.analysis.symbolic import format_shape
+from archc.dims import format_shape
 from archc.draw.tree import Node, build_tree
-from archc.graph import Network
+from archc.ir import Network
 
 FONT, SMALL, TITLE = 12.0, 10.5, 15.0
 GAP = 26  # a connector between two items of a sequence

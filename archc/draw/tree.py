@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archc.graph import Layer, Network
+from archc.ir import Layer, Network
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from archc.diagnostics import ArchcError, Diagnostic, UsageError
 
 if TYPE_CHECKING:
-    from archc.graph import Network
+    from archc.ir import Network
 
 
 class MissingDependency(ArchcError):

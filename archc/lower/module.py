@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from archc.diagnostics import Diagnostic
-from archc.graph import Network
+from archc.ir import Network
 from archc.lower import LoweringError
 from archc.ops.merge import merge_forward
 

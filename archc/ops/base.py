@@ -11,15 +11,12 @@ counts 1, at batch size 1; bias additions, normalization, activations, pooling a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from archc.analysis.symbolic import Dim, Sym, format_shape
-
-Shape = tuple[Dim, ...]
+from archc.dims import Dim, Shape, Sym, Window, format_shape
 
 
 class OpError(Exception):
@@ -28,15 +25,6 @@ class OpError(Exception):
     def __init__(self, code: str, message: str, field: str | None = None, hint: str | None = None):
         super().__init__(message)
         self.code, self.message, self.field, self.hint = code, message, field, hint
-
-
-@dataclass(frozen=True)
-class Window:
-    """One spatial axis of a sliding window: effective kernel extent, stride, padding."""
-
-    kernel: int = 1
-    stride: int = 1
-    padding: int = 0
 
 
 def _pair(value: Any) -> Any:

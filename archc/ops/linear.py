@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import prod
 from typing import ClassVar
 
-from archc.analysis.symbolic import Sym, format_shape
+from archc.dims import Sym, format_shape
 from archc.ops.base import Op, OpError, PositiveInt, Shape, register
 
 

@@ -8,7 +8,7 @@ flow is visible. `mul` broadcasts size-1 dims, as squeeze-and-excitation gates n
 
 from __future__ import annotations
 
-from archc.analysis.symbolic import Sym, format_shape
+from archc.dims import Sym, format_shape
 from archc.ops.base import OpError, Shape
 
 

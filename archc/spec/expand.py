@@ -26,14 +26,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archc.analysis.symbolic import Sym, format_shape
 from archc.diagnostics import Diagnostic, Span, nearest
-from archc.graph import Condition, Group, Layer, Network
+from archc.dims import Sym, format_shape
+from archc.ir import Condition, Group, Layer, Network
 from archc.ops import OPS, Op, OpError, Shape
 from archc.ops.merge import MERGES, merge_shape
+from archc.spec.document import _PYTHON_TYPES, Identifier, Spec
 from archc.spec.expr import ExprError, cost, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq
-from archc.spec.schema import _PYTHON_TYPES, Identifier, Spec
 from archc.spec.validate import show, validate
 
 # Limits that keep every check within about 2 s and 300 MB (docs/limits.md); the largest zoo

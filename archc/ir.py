@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from archc.analysis.symbolic import Dim
 from archc.diagnostics import Diagnostic, Span
+from archc.dims import Dim
 from archc.ops.base import Op, Shape
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from archc.analysis.symbolic import Sym, format_shape
 from archc.diagnostics import Diagnostic, UsageError
-from archc.graph import Network
+from archc.dims import Sym, format_shape
+from archc.ir import Network
 from archc.ops.base import Shape
 
 Provider = Literal["auto", "cpu", "cuda"]

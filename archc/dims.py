@@ -1,4 +1,9 @@
-"""Symbolic sizes: integer polynomials over input dims with exact floor division.
+"""The foundation: dims, shapes and windows, and symbolic sizes. Imports nothing of archc.
+
+A dim is an int or a `Sym`; a `Shape` is a tuple of dims, batch first; a `Window` is one
+spatial axis of a sliding window. Every other module of archc builds on these.
+
+Symbolic sizes: integer polynomials over input dims with exact floor division.
 
 A spatial size that depends on a symbolic input dim (`H`) is a `Sym`: a sum of monomials whose
 atoms are variables or floors of other sums. Op shape rules are written once with Python's
@@ -15,10 +20,12 @@ closed form:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import gcd
 from typing import Union
 
 Dim = Union[int, "Sym"]
+Shape = tuple[Dim, ...]
 Monomial = tuple  # sorted tuple of atoms; () is the constant term
 
 
@@ -269,3 +276,12 @@ def common_divisor(*values: int) -> int:
     for value in values:
         result = gcd(result, value)
     return result
+
+
+@dataclass(frozen=True)
+class Window:
+    """One spatial axis of a sliding window: effective kernel extent, stride, padding."""
+
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0

@@ -6,7 +6,7 @@ red squiggles. It describes structure only: shapes, channel agreement and everyt
 needs the flowing tensor are `archc check`'s job. A field that takes a number also takes an
 expression string (`$growth * 4`, `in.channels // 2`).
 
-    archc schema > archc.schema.json
+    archc schema > archc.editor_schema.json
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import copy
 from typing import Any
 
 from archc.ops import OPS
-from archc.spec.schema import FORMAT_VERSION
+from archc.spec.document import FORMAT_VERSION
 
 EXPRESSION = {
     "type": "string",

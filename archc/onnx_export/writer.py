@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from archc.graph import Network
+from archc.ir import Network
 
 Exporter = Literal["torchscript", "dynamo"]
 # The largest protobuf message is 2 GiB; bigger models keep their weights in OUT.data.
@@ -174,7 +174,7 @@ def annotate(proto: Any, network: Network, version: str) -> None:
     import hashlib
     import json
 
-    from archc.analysis.symbolic import dim_json
+    from archc.dims import dim_json
 
     spec = network.spec
     del proto.metadata_props[:]

@@ -8,27 +8,26 @@
 The steps, each of which can fail without touching OUT: check the spec (no torch yet), lower it
 (`archc.lower`), export with torch's TorchScript exporter (default; `exporter="dynamo"` for
 the `torch.export` one) into a temporary folder beside OUT, name nodes by spec path, write the
-file, verify it (`archc.export.verify`), and move it over OUT.
+file, verify it (`archc.onnx_export.verify`), and move it over OUT.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
-import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from archc.analysis.symbolic import dim_json
 from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError
-from archc.export import paths, writer
-from archc.export import verify as proof
-from archc.export.verify import Provider
-from archc.export.writer import Exporter
-from archc.graph import Network
-from archc.spec.schema import Spec
+from archc.dims import dim_json
+from archc.ir import Network
+from archc.onnx_export import paths, writer
+from archc.onnx_export import verify as proof
+from archc.onnx_export.verify import Provider
+from archc.onnx_export.writer import Exporter
+from archc.spec.document import Spec
+from archc.version import __version__
 
 DEFAULT_OPSET = 18
 OPSETS = {"torchscript": (9, 20), "dynamo": (18, 23)}  # what each exporter of torch 2.13 writes
@@ -122,7 +121,6 @@ def export_onnx(
     network, batch_name = _checked(spec, input_dims, static_batch)
     out = paths.check_output(path, spec.file)
 
-    from archc import __version__
     from archc.lower import DEFAULT_MAX_PARAMS, check_budget, lower, require
 
     max_params = max_params or DEFAULT_MAX_PARAMS
@@ -228,7 +226,7 @@ def _checked(
     spec: Spec, input_dims: list[int | str] | None, static_batch: bool
 ) -> tuple[Network, str | None]:
     """The checked network, its batch dim symbolic unless static, and the batch dim's name."""
-    from archc.api import check
+    from archc.pipeline import check
 
     dims = list(input_dims if input_dims is not None else spec.input)
     symbolic = [str(d) for d in dims[1:] if isinstance(d, str)]
@@ -267,15 +265,5 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
-
-class _CallableModule(types.ModuleType):
-    """Importing this package sets `archc.export` to it, hiding the API function of that name;
-    calling the package therefore does what `archc.export(spec, path, ...)` promises."""
-
-    def __call__(self, spec: Spec, path: str | os.PathLike, **options: Any) -> ExportResult:
-        return export_onnx(spec, path, **options)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["DEFAULT_OPSET", "ExportFailed", "ExportResult", "export_onnx"]
