@@ -17,14 +17,14 @@ import difflib
 
 from archc.analysis.memory import activation_peak
 from archc.dims import dim_json, format_shape
-from archc.report import Result, _rf_json
+from archc.report import Result, _rf_json, per_axis
 
 _FIELDS = ("op", "output", "params", "macs", "rf")
 
 
 def _layer(layer) -> dict:
     return {
-        "op": layer.op_name,
+        "op": layer.op.name,
         "output": [dim_json(d) for d in layer.shape],
         "params": layer.params,
         "macs": dim_json(layer.macs),
@@ -46,7 +46,7 @@ def diff_results(a: Result, b: Result) -> dict:
     shared = len(set(paths_a) & set(paths_b))
     by_path = 2 * shared >= max(len(paths_a), len(paths_b), 1)
     if not by_path:  # differently named specs (lenet vs lenet_bn): align on the ops
-        paths_a, paths_b = [x.op_name for x in layers_a], [x.op_name for x in layers_b]
+        paths_a, paths_b = [x.op.name for x in layers_a], [x.op.name for x in layers_b]
     changes = []
     matcher = difflib.SequenceMatcher(None, paths_a, paths_b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -129,8 +129,7 @@ def _signed(value) -> str:
 def _rf(rf) -> str:
     if not rf:
         return "-"
-    size, stride = rf["size"], rf["stride"]
-    return f"{size[0]}" + (f"×{size[1]}" if size[1] != size[0] else "") + f" /{stride[0]}"
+    return f"{per_axis(rf['size'])} /{per_axis(rf['stride'])}"
 
 
 def _summary(layer: dict) -> str:

@@ -18,8 +18,7 @@ from archc.ops.base import Op, Shape
 @dataclass
 class Layer:
     path: str
-    op_name: str  # PyTorch's module name in lower case, or `add`/`concat`
-    op: Op | None  # None for merges
+    op: Op  # a merge (add, concat, mul) too: `isinstance(layer.op, Merge)`
     inputs: tuple[int, ...]
     input_shapes: tuple[Shape, ...]
     shape: Shape

@@ -38,20 +38,24 @@ def _count(value: Dim) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def per_axis(values: list) -> str:
+    """`3` when every spatial axis agrees, `3×5` when they differ."""
+    return str(values[0]) if len(set(map(str, values))) == 1 else "×".join(map(str, values))
+
+
 def _rf_text(rf) -> str:
     if not rf:
         return ""
-    (h, w) = (f.to_json() for f in rf)
-    size = f"{h[0]}" if h[0] == w[0] else f"{h[0]}×{w[0]}"
-    stride = f"{h[1]}" if h[1] == w[1] else f"{h[1]}×{w[1]}"
-    return f"{size} /{stride}"
+    found = _rf_json(rf)
+    return f"{per_axis(found['size'])} /{per_axis(found['stride'])}"
 
 
 def _rf_json(rf) -> dict | None:
+    """The receptive field as the JSON contract has it: one entry per spatial axis."""
     if not rf:
         return None
-    (h, w) = (f.to_json() for f in rf)
-    return {"size": [h[0], w[0]], "stride": [h[1], w[1]], "padding": [h[2], w[2]]}
+    axes = [f.to_json() for f in rf]
+    return {key: [axis[i] for axis in axes] for i, key in enumerate(("size", "stride", "padding"))}
 
 
 # JSON -----------------------------------------------------------------------------------------
@@ -64,7 +68,7 @@ def result_json(result: Result) -> dict:
         layers = [
             {
                 "path": layer.path,
-                "op": layer.op_name,
+                "op": layer.op.name,
                 "output": [dim_json(d) for d in layer.shape],
                 "params": layer.params,
                 "buffers": layer.buffers,
@@ -113,7 +117,7 @@ def table(net: Network, valid_inputs=None) -> str:
         rows.append(
             (
                 layer.path,
-                layer.op_name,
+                layer.op.name,
                 format_shape(layer.shape),
                 _count(layer.params) if layer.params else "",
                 _count(layer.macs) if layer.macs else "",

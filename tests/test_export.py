@@ -110,7 +110,7 @@ def test_node_names_carry_layer_paths(exported):
         else:
             assert node.op_type in UNNAMED_OPS, node.name
     for layer in network.layers:
-        if layer.op_name in ("conv2d", "linear", "maxpool2d", "add", "concat"):
+        if layer.op.name in ("conv2d", "linear", "maxpool2d", "add", "concat"):
             assert layer.path in named, layer.path
 
 

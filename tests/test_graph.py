@@ -19,6 +19,7 @@ from archc.api import check, load, load_text
 from archc.cli import app
 from archc.dims import format_shape
 from archc.draw import render_html, render_svg
+from archc.ops import Merge
 from tests.fuzz import networks, to_spec
 
 ROOT = Path(__file__).parent.parent
@@ -75,10 +76,10 @@ def outermost_blocks(net) -> list[str]:
 def test_expanded_svg_has_one_box_per_layer_and_every_block_named(name):
     net = network(name)
     svg = render_svg(net, collapse=False)
-    merges = [layer for layer in net.layers if layer.op is None]
+    merges = [layer for layer in net.layers if isinstance(layer.op, Merge)]
     boxes = rects(svg, "layer")
     assert sorted(r.get("data-path") for r in boxes) == sorted(
-        layer.path for layer in net.layers if layer.op is not None
+        layer.path for layer in net.layers if not isinstance(layer.op, Merge)
     )
     assert sorted(r.get("data-path") for r in rects(svg, "merge")) == sorted(
         layer.path for layer in merges

@@ -192,11 +192,11 @@ def test_minimum_input_size(file):
 def test_stochastic_depth_rates_rise_linearly_as_torchvisions():
     # EfficientNet: 0.2 * k / 16 over the 16 blocks, on the 9 that keep their shape.
     _, net = network("efficientnet_b0")
-    rates = [layer.op.p for layer in net.layers if layer.op_name == "stochasticdepth"]
+    rates = [layer.op.p for layer in net.layers if layer.op.name == "stochasticdepth"]
     assert rates == [0.2 * k / 16 for k in (2, 4, 6, 7, 9, 10, 12, 13, 14)]
     # ConvNeXt: 0.1 * k / 17 over all 18 blocks.
     _, net = network("convnext_tiny")
-    rates = [layer.op.p for layer in net.layers if layer.op_name == "stochasticdepth"]
+    rates = [layer.op.p for layer in net.layers if layer.op.name == "stochasticdepth"]
     assert rates == [0.1 * k / 17 for k in range(18)]
 
 

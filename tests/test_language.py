@@ -33,7 +33,7 @@ body:
     assert network.ok, network.diagnostics
     assert network.output_shape[1:] == (8, 16, 16)
     concat = network.layers[-1]
-    assert (concat.op_name, concat.inputs) == ("concat", (3, 1))  # up-conv output, then `enc`
+    assert (concat.op.name, concat.inputs) == ("concat", (3, 1))  # up-conv output, then `enc`
 
 
 def test_ref_to_an_undefined_name_from_a_block_argument_is_located():
@@ -68,6 +68,6 @@ body:
 """
     )
     assert [layer.path for layer in network.layers] == ["0", "1", "2", "3", "4"]
-    assert [layer.op_name for layer in network.layers] == [
+    assert [layer.op.name for layer in network.layers] == [
         "conv2d", "relu", "relu", "conv2d", "relu",
     ]  # fmt: skip

@@ -17,6 +17,7 @@ import archc
 from archc.diagnostics import SpecError
 from archc.dims import Sym
 from archc.lower import LoweringError, MissingDependency, lower
+from archc.ops import Merge
 
 torch = pytest.importorskip("torch")
 
@@ -70,8 +71,8 @@ def test_lowered_spec_matches_static_answers_layer_by_layer(path):
         output = model(x)
     for index, layer in enumerate(network.layers):
         got = tuple(values[index + 1].shape)
-        assert got == layer.shape, f"{layer.path} ({layer.op_name}, line {layer.line})"
-        if layer.op is not None:
+        assert got == layer.shape, f"{layer.path} ({layer.op.name}, line {layer.line})"
+        if not isinstance(layer.op, Merge):
             own = sum(p.numel() for p in model.layer(layer.path).parameters())
             assert own == layer.params, layer.path
     assert tuple(output.shape) == network.output_shape
@@ -85,7 +86,7 @@ def test_resnet18_keys_and_merge_scopes():
     network = archc.check(archc.load(ROOT / "specs/resnet18.yaml"))
     model = archc.build(network)
     assert "resnet_block2.0.0.main.conv1.weight" in model.state_dict()
-    assert model.layer("resnet_block2.0.0").merge == "add"
+    assert model.layer("resnet_block2.0.0").merge.name == "add"
     assert model.training  # like any torch constructor; export switches to eval
 
 

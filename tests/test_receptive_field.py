@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import archc
-from archc.analysis.receptive_field import Field, _union
+from archc.ops.base import ReceptiveField as Field
+from archc.ops.merge import Merge, _union
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
@@ -110,7 +111,7 @@ def test_receptive_fields_match_gradient_measurement(name):
     network = archc.check(archc.load(SPECS / f"{name}.yaml"), ["N", 1, "H", "H"])
     assert network.ok
     size = _input_size(network)
-    ours = [layer for layer in network.layers if layer.op is not None]
+    ours = [layer for layer in network.layers if not isinstance(layer.op, Merge)]
     make, _ = seed_nets.SEED_NETWORKS[name]
     model = _linearize(make()).double().eval()
     outputs: list = []
@@ -130,7 +131,7 @@ def test_receptive_fields_match_gradient_measurement(name):
         for i, layer in enumerate(ours)
         if len(layer.shape) == 4 and isinstance(layer.rf[0].size, int) and layer.rf[0].size > 0
     ]
-    spatial = [i for i in spatial if ours[i].op.windows(ours[i].input_shapes[0]) is not None]
+    spatial = [i for i in spatial if None not in ours[i].op.geometry(ours[i].input_shapes[0])]
     for index in _sample(spatial, 12):
         layer, out = ours[index], outputs[index]
         field = _field(layer, size)
@@ -157,3 +158,35 @@ def test_merge_takes_the_union_of_offset_branches():
     assert _union([Field(3, Fraction(2), Fraction(1)), Field(1, Fraction(2), Fraction(0))]) == (
         Field(3, Fraction(2), Fraction(1))
     )
+
+
+@pytest.mark.parametrize(
+    ("last", "mixed"),
+    [
+        ("softmax: {dim: 2}", (True, False)),  # every row of a column
+        ("softmax: {dim: 3}", (False, True)),
+        ("softmax: {dim: 1}", (False, False)),  # over channels: one position
+        ("layernorm", (False, True)),  # over the last dim, W
+        ("linear: {out_features: 8}", (False, True)),
+    ],
+)
+def test_an_op_that_mixes_an_axis_sees_all_of_it(last, mixed):
+    spec = archc.load_text(
+        "archc: 1\nname: t\ninput: [1, 3, 8, 8]\nbody:\n"
+        f"  - conv2d: {{out_channels: 4, kernel_size: 3}}\n  - {last}\n"
+    )
+    network = archc.check(spec)
+    assert network.ok
+    conv, op = network.layers
+    model = archc.build(network).double().eval()
+    x = torch.randn(1, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    out = model(x)[0, :, 3, 3]  # a weighted sum: a plain one of a softmax is constant
+    (grad,) = torch.autograd.grad((out * torch.rand_like(out)).sum(), x)
+    plane = grad[0].abs().sum(dim=0) != 0  # (H, W): the input positions the output reads
+    for axis, mask in enumerate((plane.any(dim=1), plane.any(dim=0))):
+        rows = mask.nonzero().flatten().tolist()
+        measured = rows[-1] - rows[0] + 1
+        # The whole input along a mixed axis (8, no padding); the conv's 3 otherwise.
+        assert measured == (8 if mixed[axis] else 3), (axis, rows)
+        assert op.rf[axis].size == measured, (axis, op.rf[axis])
+    assert [f.size for f in conv.rf] == [3, 3]

@@ -26,10 +26,16 @@ def static_layers(name: str, batch: int = 1) -> tuple[list[dict], archc.ir.Netwo
     spec = archc.load(SPECS / f"{name}.yaml")
     network = archc.check(spec, [batch, *spec.input[1:]])
     assert network.ok, [d.message for d in network.diagnostics]
+    # Compared with the reference by the class of the torch module each op lowers to
+    # (`globalavgpool2d` lowers to an nn.AdaptiveAvgPool2d).
     layers = [
-        {"op": layer.op_name, "output": [dim_json(d) for d in layer.shape], "params": layer.params}
+        {
+            "op": type(layer.op.lower(layer.input_shapes[0])).__name__.lower(),
+            "output": [dim_json(d) for d in layer.shape],
+            "params": layer.params,
+        }
         for layer in network.layers
-        if layer.op_name not in MERGES
+        if layer.op.name not in MERGES
     ]
     return layers, network
 

@@ -56,9 +56,7 @@ def memory_usage(network: Network) -> dict:
         "params_bytes": {name: network.params * size for name, size in BYTES.items()},
         "buffers_bytes": {
             name: sum(
-                layer.op.buffer_bytes(layer.input_shapes[0], size)
-                for layer in network.layers
-                if layer.op is not None
+                layer.op.buffer_bytes(layer.input_shapes[0], size) for layer in network.layers
             )
             for name, size in BYTES.items()
         },

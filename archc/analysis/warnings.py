@@ -31,6 +31,7 @@ from archc.analysis.valid_inputs import (
 from archc.diagnostics import Diagnostic
 from archc.dims import Sym
 from archc.ir import Network
+from archc.ops.merge import Merge
 
 _SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch")
 _AXES = ("row", "column")
@@ -77,10 +78,13 @@ def _concrete_hw(network: Network) -> tuple[int, int] | None:
 def _strided_windows(layer):
     """(axis, window) for each spatial axis where windows are strided and contiguous."""
     x = layer.input_shapes[0]
-    windows = layer.op.windows(x) if layer.op is not None and len(x) == 4 else None
-    if not windows or len(layer.shape) != 4:
+    if len(x) != 4 or len(layer.shape) != 4:
         return []
-    return [(a, w) for a, w in enumerate(windows) if w.stride > 1 and w.kernel >= w.stride]
+    return [
+        (a, w)
+        for a, w in enumerate(layer.op.geometry(x))
+        if w is not None and w.stride > 1 and w.kernel >= w.stride
+    ]
 
 
 def _last_read(layer, axis: int, window):
@@ -107,11 +111,11 @@ def _lossy(network: Network) -> None:
     if not found:
         return
     (layer, text), rest = found[0], found[1:]
-    notes = tuple(f"`{other.op.kind}` at `{other.path}` drops {what}" for other, what in rest)
+    notes = tuple(f"`{other.op.name}` at `{other.path}` drops {what}" for other, what in rest)
     network.diagnostics.append(
         Diagnostic(
             "lossy-downsampling",
-            f"`{layer.op.kind}` at `{layer.path}` drops {text}"
+            f"`{layer.op.name}` at `{layer.path}` drops {text}"
             + (f"; {len(rest)} later layer(s) drop more" if rest else ""),
             layer.file,
             layer.span,
@@ -176,13 +180,13 @@ def _lossless_hint(network: Network, hw: tuple[int, int]) -> str | None:
 def _adaptive(network: Network) -> None:
     valid = valid_input_sets(network)
     for layer in network.layers:
-        if layer.op_name != "adaptiveavgpool2d" or layer.op is None:
+        outs = layer.op.adaptive_size()
+        if outs is None:
             continue
         x = layer.input_shapes[0]
-        outs = layer.shape[2:]
         uneven = []
-        for axis in (0, 1):
-            size, out = x[2 + axis], outs[axis]
+        for axis, out in enumerate(outs):
+            size = x[2 + axis]
             if out == 1:
                 continue
             if isinstance(size, int):
@@ -198,7 +202,7 @@ def _adaptive(network: Network) -> None:
             network.diagnostics.append(
                 Diagnostic(
                     "uneven-adaptive-pool",
-                    f"`{layer.op.kind}` to {outs[0]}×{outs[1]} at `{layer.path}`: "
+                    f"`{layer.op.name}` to {'×'.join(map(str, outs))} at `{layer.path}`: "
                     + "; ".join(uneven)
                     + ", so its windows differ in size",
                     layer.file,
@@ -213,10 +217,10 @@ def _adaptive(network: Network) -> None:
 def _ceil_mode(network: Network) -> None:
     for layer in network.layers:
         op = layer.op
-        if op is None or op.kind not in ("maxpool2d", "avgpool2d") or not op.ceil_mode:
+        if getattr(op, "ceil_mode", False) is not True:  # any op with PyTorch's ceil_mode
             continue
         x = layer.input_shapes[0]
-        for axis, (size, window) in enumerate(zip(x[2:], op.windows(x), strict=True)):
+        for axis, (size, window) in enumerate(zip(x[2:], op.geometry(x), strict=True)):
             if not isinstance(size, int):
                 continue
             kept = -(-(size + 2 * window.padding - window.kernel) // window.stride) + 1
@@ -225,7 +229,7 @@ def _ceil_mode(network: Network) -> None:
             network.diagnostics.append(
                 Diagnostic(
                     "onnx-ceil-mode",
-                    f"`{op.kind}` with `ceil_mode` gives {kept - 1} {_AXES[axis]}s of windows "
+                    f"`{op.name}` with `ceil_mode` gives {kept - 1} {_AXES[axis]}s of windows "
                     f"from {size}, where ONNX's ceil mode gives {kept}: PyTorch drops a last "
                     "window that would start past the input, ONNX keeps it, so an exported "
                     "graph computes another shape",
@@ -259,7 +263,7 @@ def _merges(network: Network) -> None:
     if valid is None:
         return
     dims, square = spatial_symbols(network), bool(valid.square)
-    merges = {layer.path for layer in network.layers if layer.op is None}
+    merges = {layer.path for layer in network.layers if isinstance(layer.op, Merge)}
     conditions = network.conditions
     seen: set[str] = set()
     for index, condition in enumerate(conditions):

@@ -28,12 +28,6 @@ LAYER_H, COLLAPSED_H, MERGE_H = 26, 52, 22
 LANE = 18  # between `ref` lanes
 MARGIN = 16
 
-_CATEGORY = {
-    "conv": ("conv2d", "convtranspose2d"),
-    "pool": ("maxpool2d", "avgpool2d", "adaptiveavgpool2d", "globalavgpool2d"),
-    "norm": ("batchnorm2d", "layernorm", "layernorm2d", "groupnorm"),
-    "dense": ("linear",),
-}
 
 STYLE = """
 text { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace;
@@ -46,7 +40,7 @@ text { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace
 .title { font-size: 15px; font-weight: bold; }
 .box { stroke: #57606a; stroke-width: 1; fill: #ffffff; }
 .op-conv { fill: #dbeafe; } .op-pool { fill: #dcfce7; } .op-norm { fill: #fef9c3; }
-.op-dense { fill: #ede9fe; }
+.op-dense { fill: #ede9fe; } .op-activation { fill: #fdf2f8; } .op-layout { fill: #f1f5f9; }
 .collapsed { fill: #e0f2fe; stroke: #0b4f8a; stroke-width: 1.5; }
 .merge { fill: #ffedd5; stroke: #c2410c; }
 .io { fill: #f6f8fa; }
@@ -126,13 +120,11 @@ def _leaf(node: Node) -> bool:
 def layer_box(canvas: Canvas, node: Node) -> Box:
     layer = node.layer
     w = max(72.0, text_width(node.label) + 20)
-    category = next((c for c, ops in _CATEGORY.items() if layer.op_name in ops), "")
-    kind = getattr(type(layer.op), "kind", layer.op_name)
-    category = category or next((c for c, ops in _CATEGORY.items() if kind in ops), "other")
-    fields = layer.op.model_dump(exclude_defaults=True) if layer.op is not None else {}
+    category = layer.op.category
+    fields = layer.op.model_dump(exclude_defaults=True)
     tip = "\n".join(
         [
-            f"{layer.path}: {kind}",
+            f"{layer.path}: {layer.op.name}",
             *(f"  {k}: {v}" for k, v in fields.items()),
             f"output {format_shape(layer.shape)}",
             f"params {_count(layer.params)}",
@@ -255,7 +247,7 @@ def merge(canvas: Canvas, node: Node) -> Box:
     w = max(width + shift, left_extent + pill_w / 2)
     h = bus + STUB + MERGE_H
     layer = node.layer
-    tip = f"{layer.path}: {layer.op_name} of {len(layer.inputs)}\noutput {canvas.shape(node.exit)}"
+    tip = f"{layer.path}: {layer.op.name} of {len(layer.inputs)}\noutput {canvas.shape(node.exit)}"
 
     def emit(x: float, y: float) -> None:
         x += shift

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archc.ir import Layer, Network
+from archc.ops.merge import Merge
 
 
 @dataclass
@@ -62,8 +63,7 @@ class Node:
 def op_label(layer: Layer) -> str:
     """A short description of a layer: `conv2d 3×3 /2`, `maxpool2d 3×3`, `linear`."""
     op = layer.op
-    kind = getattr(type(op), "kind", layer.op_name)
-    parts = [kind]
+    parts = [op.name]
     kernel = getattr(op, "kernel_size", None)
     if isinstance(kernel, (tuple, list)):
         parts.append(_pair(kernel))
@@ -117,7 +117,7 @@ def build_tree(network: Network, collapse: bool = False) -> Node:
         attach(nodes[path])
     for index, layer in enumerate(network.layers):
         group = network.groups.get(layer.path)
-        if layer.op is None and group is not None and group.kind == "merge":
+        if isinstance(layer.op, Merge) and group is not None and group.kind == "merge":
             node = nodes[layer.path]
             node.layer, node.index = layer, index
         else:

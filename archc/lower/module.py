@@ -17,7 +17,7 @@ from torch import nn
 from archc.diagnostics import Diagnostic
 from archc.ir import Network
 from archc.lower import LoweringError
-from archc.ops.merge import merge_forward
+from archc.ops.merge import Merge
 
 
 class Step(NamedTuple):
@@ -43,7 +43,7 @@ class Scope(nn.Module):
     nesting of paths (the TorchScript exporter names ONNX nodes by it).
     """
 
-    def __init__(self, merge: str | None = None):
+    def __init__(self, merge: Merge | None = None):
         super().__init__()
         self.merge = merge
 
@@ -51,7 +51,7 @@ class Scope(nn.Module):
         _run(self, values, items)
 
     def extra_repr(self) -> str:
-        return f"merge={self.merge}" if self.merge else ""
+        return f"merge={self.merge.name}" if self.merge else ""
 
 
 def _run(scope: nn.Module, values: dict[int, torch.Tensor], items: list[Step | Call]) -> None:
@@ -61,7 +61,7 @@ def _run(scope: nn.Module, values: dict[int, torch.Tensor], items: list[Step | C
             continue
         arguments = [values[value] for value in item.inputs]
         if item.module is None:
-            values[item.output] = merge_forward(scope.merge, arguments)
+            values[item.output] = scope.merge.combine(arguments)
         else:
             values[item.output] = item.module(*arguments)
         for value in item.dead:
@@ -80,8 +80,8 @@ class ArchcNetwork(nn.Module):
         last_read = _last_reads(network)
         open_calls: list[tuple[str, list[Step | Call]]] = [("", self._items)]
         for index, layer in enumerate(network.layers):
-            if layer.op is None:
-                module = _place(self, layer.path, Scope(layer.op_name), network)
+            if isinstance(layer.op, Merge):
+                module = _place(self, layer.path, Scope(layer.op), network)
                 scope_path, step_module = layer.path, None
             else:
                 module = _place(self, layer.path, layer.op.lower(layer.input_shapes[0]), network)

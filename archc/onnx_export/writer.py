@@ -142,7 +142,7 @@ def name_nodes(proto: Any, network: Network) -> None:
         node.name = new_name
         layer = layers.get(path)
         if layer is not None:
-            node.doc_string = f"{layer.op_name} `{path}` at {network.file}:{layer.line}"
+            node.doc_string = f"{layer.op.name} `{path}` at {network.file}:{layer.line}"
         # torch.export's stack traces name files of this machine; they say nothing of the spec.
         kept = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
         if len(kept) != len(node.metadata_props):

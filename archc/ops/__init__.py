@@ -1,15 +1,16 @@
-"""Op kinds. Importing this package registers every op in `OPS`."""
+"""Op kinds. Importing this package imports every module in it, and so registers every op.
 
-from archc.ops import (  # noqa: F401  (registration)
-    conv,
-    elementwise,
-    layernorm,
-    layerscale,
-    linear,
-    norm,
-    pool,
-    stochasticdepth,
-)
-from archc.ops.base import OPS, Op, OpError, Shape, Window
+Discovery walks the package rather than a hand-kept list: a new op module is found without
+being named anywhere else.
+"""
 
-__all__ = ["OPS", "Op", "OpError", "Shape", "Window"]
+import importlib
+import pkgutil
+
+from archc.ops.base import OPS, Example, Op, OpError, Shape, Window
+from archc.ops.merge import Merge
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["OPS", "Example", "Merge", "Op", "OpError", "Shape", "Window"]

@@ -1,8 +1,15 @@
 """The contract every op kind fulfils, the shared field types, and the registry.
 
 An op kind is one pydantic model that declares its fields (PyTorch's argument names), and, side
-by side, its shape rule (`infer`), parameter and buffer counts, MACs, receptive-field window and
-lowering to a `torch.nn.Module`. Adding an op is one new class in one file of this package.
+by side, everything any part of archc asks of it: its shape rule (`infer`), parameter, buffer
+and MAC counts, its geometry along each spatial axis and so its receptive-field rule, its
+drawing category, its lowering to a `torch.nn.Module`, and executable `examples` that the
+registry test runs through PyTorch and ONNX Runtime. Analyses, renderers and the lowering ask
+the op; none of them switches on op names. Adding an op is one new class in one file of this
+package: `archc.ops` imports every module of the package and each class registers itself.
+
+Spatial axes are the dims after (N, C): none for features and tokens, one for (N, C, L), two
+for images, three for volumes. An op states its geometry for as many axes as its input has.
 
 MAC convention: one multiply-accumulate of a convolution, transposed convolution or linear layer
 counts 1, at batch size 1; bias additions, normalization, activations, pooling and merges count
@@ -11,12 +18,17 @@ counts 1, at batch size 1; bias additions, normalization, activations, pooling a
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from fractions import Fraction
 from math import prod
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import Field as Constraint
 
 from archc.dims import Dim, Shape, Sym, Window, format_shape
+
+Category = Literal["conv", "pool", "norm", "dense", "activation", "layout", "merge", "other"]
 
 
 class OpError(Exception):
@@ -40,8 +52,8 @@ class Expect:
         self.text = text
 
 
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Constraint(gt=0)]
+NonNegativeInt = Annotated[int, Constraint(ge=0)]
 Pair = Annotated[
     PositiveInt | tuple[PositiveInt, PositiveInt],
     BeforeValidator(_pair),
@@ -62,21 +74,57 @@ Padding = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Example:
+    """An executable example of an op: an input shape and the op's fields, as a spec gives them.
+
+    The registry test checks archc's static shape, parameters and MACs against PyTorch, and
+    exports the example with a dynamic batch and runs it on ONNX Runtime.
+    """
+
+    input: tuple[int, ...]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The receptive field along one spatial axis: size, effective stride, effective padding.
+
+    Strides and paddings are Fractions (upsampling divides the stride); sizes are dims.
+    """
+
+    size: Dim
+    stride: Fraction
+    padding: Fraction
+
+    def to_json(self) -> tuple:
+        """(size, stride, padding) as JSON numbers, or a string for a symbolic size."""
+        return (_json_number(self.size), _json_number(self.stride), _json_number(self.padding))
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, Sym):
+        return str(value)
+    if isinstance(value, Fraction):
+        return int(value) if value.denominator == 1 else float(value)
+    return value
+
+
+Fields = tuple[ReceptiveField, ...]  # one per spatial axis of the network's input
+
+
 class Op(BaseModel):
-    """Base of every op kind. Subclasses set `kind` and override what differs from a no-op."""
+    """Base of every op kind. A subclass sets the class variables and overrides what differs."""
 
     # defer_build: an op's validator is compiled on first use, so start-up pays only for the
     # ops a spec uses.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
-    kind: ClassVar[str]
-    torch_name: ClassVar[str | None] = None  # the PyTorch module name, when it differs
+    name: ClassVar[str]  # the one name: spec keyword, tables, JSON, ONNX doc strings, drawings
     summary: ClassVar[str]
-    ranks: ClassVar[tuple[int, ...] | None] = None  # accepted input ranks; None = any ≥ 1
-
-    @property
-    def op_name(self) -> str:
-        return self.torch_name or self.kind
+    category: ClassVar[Category]
+    examples: ClassVar[tuple[Example, ...]]
+    ranks: ClassVar[tuple[int, ...] | None] = None  # accepted input ranks; None = any >= 1
 
     def infer(self, x: Shape) -> Shape:
         """The output shape for input shape `x` (batch first); raise OpError to refuse."""
@@ -101,13 +149,75 @@ class Op(BaseModel):
     def macs(self, x: Shape, y: Shape) -> Dim:
         return 0
 
-    def windows(self, x: Shape) -> tuple[Window, Window] | None:
-        """Receptive-field geometry for (H, W); None for an op that mixes every position."""
-        return (Window(), Window())
+    def adaptive_size(self) -> tuple[int, ...] | None:
+        """For an adaptive pool, its output size per spatial axis; None for any other op."""
+        return None
+
+    def geometry(self, x: Shape) -> tuple[Window | None, ...]:
+        """For each spatial axis of `x`, the window an output position reads along it, or None
+        where it reads the whole axis. Every op declares it; there is no default."""
+        raise NotImplementedError(f"`{self.name}` declares no geometry")
+
+    def receptive_field(self, fields: list[Fields], x: tuple[Shape, ...]) -> Fields:
+        """The receptive field of the output, from those of the inputs (`fields`, shapes `x`).
+
+        Through a window of extent k, stride s and padding p, a field of size r, jump j and
+        offset P becomes r + (k - 1) * j, j * s, P + p * j (Araujo, Norris & Sim, Distill 2019).
+        An axis read whole becomes the whole padded input along it.
+        """
+        before = fields[0]
+        geometry = self.geometry(x[0])
+        if len(geometry) != len(before):
+            return before  # no spatial axes left (features after a flatten): already whole
+        return tuple(
+            whole(f, size) if w is None else through(f, w)
+            for f, w, size in zip(before, geometry, x[0][2:], strict=True)
+        )
 
     def lower(self, x: Shape) -> Any:
         """The `torch.nn.Module` that computes this op on input shape `x`."""
-        raise NotImplementedError(self.kind)
+        raise NotImplementedError(self.name)
+
+
+def same_geometry(x: Shape) -> tuple[Window, ...]:
+    """The geometry of an op that reads each position alone: a 1-wide window on every axis."""
+    return (Window(),) * max(len(x) - 2, 0)
+
+
+def through(f: ReceptiveField, w: Window) -> ReceptiveField:
+    """A receptive field after one more window along its axis."""
+    return ReceptiveField(
+        plus(f.size, (w.kernel - 1) * f.stride),
+        f.stride * w.stride,
+        f.padding + w.padding * f.stride,
+    )
+
+
+def whole(f: ReceptiveField, size: Dim) -> ReceptiveField:
+    """The field of an output that reads all `size` positions of its input along the axis:
+    from -P to (size - 1) * S - P + r - 1."""
+    return ReceptiveField(plus(times(size - 1, f.stride), f.size), f.stride, f.padding)
+
+
+def times(size: Dim, factor: Fraction) -> Dim:
+    """size * factor; a symbolic size times a fractional jump rounds down."""
+    if isinstance(size, Sym):
+        return size * factor.numerator // factor.denominator
+    return whole_number(size * factor)
+
+
+def plus(size: Dim, extra: Any) -> Dim:
+    """size + extra; a fractional extra added to a symbolic size rounds down."""
+    if isinstance(extra, Fraction) and isinstance(size, Sym):
+        extra = extra.numerator // extra.denominator
+    if isinstance(size, Fraction) and isinstance(extra, Sym):
+        size = size.numerator // size.denominator
+    return whole_number(size + extra)
+
+
+def whole_number(value: Any) -> Any:
+    """A Fraction that is an integer, as an int; anything else as it is."""
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
 
 
 OPS: dict[str, type[Op]] = {}
@@ -115,9 +225,9 @@ OPS: dict[str, type[Op]] = {}
 
 def register(cls: type[Op]) -> type[Op]:
     """Class decorator adding an op kind to the registry; refuses a kind registered twice."""
-    if cls.kind in OPS:
-        raise ValueError(f"op kind {cls.kind!r} is registered twice")
-    OPS[cls.kind] = cls
+    if cls.name in OPS:
+        raise ValueError(f"op kind {cls.name!r} is registered twice")
+    OPS[cls.name] = cls
     return cls
 
 

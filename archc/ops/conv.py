@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import ClassVar
 
 from archc.ops.base import (
+    Example,
+    Fields,
     NonNegativePair,
     Op,
     OpError,
     Padding,
     Pair,
     PositiveInt,
+    ReceptiveField,
     Shape,
     Window,
     check_width,
     numel,
+    plus,
     register,
 )
 
@@ -34,9 +39,23 @@ def _groups(op, c_in: int) -> None:
 class Conv2d(Op):
     """nn.Conv2d: cross-correlation of (N, C, H, W) with `out_channels` kernels."""
 
-    kind: ClassVar[str] = "conv2d"
+    name: ClassVar[str] = "conv2d"
     summary: ClassVar[str] = "2-D convolution (nn.Conv2d)"
+    category: ClassVar[str] = "conv"
     ranks: ClassVar[tuple[int, ...]] = (4,)
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 3, 9, 11), {"out_channels": 4, "kernel_size": 3}),
+        Example(
+            (1, 4, 12, 10),
+            {"out_channels": 6, "kernel_size": [3, 5], "stride": 2, "padding": [1, 2], "groups": 2},
+        ),
+        Example(
+            (1, 2, 8, 8), {"out_channels": 3, "kernel_size": 3, "padding": "same", "dilation": 2}
+        ),
+        Example(
+            (1, 2, 7, 7), {"out_channels": 2, "kernel_size": 4, "padding": "same", "bias": False}
+        ),
+    )
 
     out_channels: PositiveInt
     kernel_size: Pair
@@ -86,7 +105,7 @@ class Conv2d(Op):
         kh, kw = self.kernel_size
         return numel(y) * (x[1] // self.groups) * kh * kw
 
-    def windows(self, x: Shape) -> tuple[Window, Window]:
+    def geometry(self, x: Shape) -> tuple[Window, ...]:
         return tuple(
             Window(d * (k - 1) + 1, s, p)
             for k, s, p, d in zip(self.kernel_size, self.stride, self.pads(), self.dilation)
@@ -117,9 +136,24 @@ class Conv2d(Op):
 class ConvTranspose2d(Op):
     """nn.ConvTranspose2d: the gradient of a convolution, used to upsample in decoders."""
 
-    kind: ClassVar[str] = "convtranspose2d"
+    name: ClassVar[str] = "convtranspose2d"
     summary: ClassVar[str] = "2-D transposed convolution (nn.ConvTranspose2d)"
+    category: ClassVar[str] = "conv"
     ranks: ClassVar[tuple[int, ...]] = (4,)
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 4, 5, 6), {"out_channels": 2, "kernel_size": 2, "stride": 2}),
+        Example(
+            (1, 4, 5, 5),
+            {
+                "out_channels": 6,
+                "kernel_size": 3,
+                "stride": 2,
+                "padding": 1,
+                "output_padding": 1,
+                "groups": 2,
+            },
+        ),
+    )
 
     out_channels: PositiveInt
     kernel_size: Pair
@@ -164,8 +198,22 @@ class ConvTranspose2d(Op):
         kh, kw = self.kernel_size
         return numel(x) * (self.out_channels // self.groups) * kh * kw
 
-    def windows(self, x: Shape) -> tuple[Window, Window] | None:
-        return None
+    def geometry(self, x: Shape) -> tuple[Window | None, ...]:
+        return (None,) * (len(x) - 2)  # an output reads a stride-dependent set, not one window
+
+    def receptive_field(self, fields: list[Fields], x: tuple) -> Fields:
+        # Output o reads inputs ceil((o + p - e + 1)/s) .. floor((o + p)/s) for extent e: at
+        # most ceil(e/s) of them, the first of output 0 at -floor((e - 1 - p)/s).
+        return tuple(
+            ReceptiveField(
+                plus(f.size, (-(-(d * (k - 1) + 1) // s) - 1) * f.stride),
+                f.stride / Fraction(s),
+                f.padding + ((d * (k - 1) - p) // s) * f.stride,
+            )
+            for f, k, s, d, p in zip(
+                fields[0], self.kernel_size, self.stride, self.dilation, self.padding
+            )
+        )
 
     def lower(self, x: Shape):
         import torch.nn as nn

@@ -10,11 +10,19 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from archc.ops.base import Op, OpError, Shape, register
+from archc.ops.base import Example, Op, OpError, Shape, Window, register, same_geometry
+
+# Elementwise ops accept any rank: a feature vector, tokens, an image.
+_EXAMPLES = (Example((1, 3, 4, 5)), Example((1, 6)), Example((1, 5, 7)))
 
 
 class _Elementwise(Op):
     module: ClassVar[str]  # the torch.nn class name
+    category: ClassVar[str] = "activation"
+    examples: ClassVar[tuple[Example, ...]] = _EXAMPLES
+
+    def geometry(self, x: Shape) -> tuple[Window, ...]:
+        return same_geometry(x)
 
     def lower(self, x: Shape):
         import torch.nn as nn
@@ -22,10 +30,11 @@ class _Elementwise(Op):
         return getattr(nn, self.module)(**self.model_dump())
 
 
-def _simple(kind: str, module: str, summary: str) -> type[Op]:
+def _simple(name: str, module: str, summary: str, category: str = "activation") -> type[Op]:
     """A parameterless elementwise op lowering to `torch.nn.<module>()`."""
     cls = type(module, (_Elementwise,), {"__doc__": f"nn.{module}: {summary}."})
-    cls.kind, cls.module, cls.summary = kind, module, f"{summary} (nn.{module})"
+    cls.name, cls.module, cls.summary = name, module, f"{summary} (nn.{module})"
+    cls.category = category
     return register(cls)
 
 
@@ -36,16 +45,20 @@ Tanh = _simple("tanh", "Tanh", "hyperbolic tangent")
 SiLU = _simple("silu", "SiLU", "x * sigmoid(x), also called swish")
 Hardswish = _simple("hardswish", "Hardswish", "x * relu6(x + 3) / 6")
 Hardsigmoid = _simple("hardsigmoid", "Hardsigmoid", "relu6(x + 3) / 6")
-Identity = _simple("identity", "Identity", "passes its input through")
+Identity = _simple("identity", "Identity", "passes its input through", "other")
 
 
 @register
 class LeakyReLU(_Elementwise):
     """nn.LeakyReLU: x for x > 0, negative_slope * x otherwise."""
 
-    kind: ClassVar[str] = "leakyrelu"
+    name: ClassVar[str] = "leakyrelu"
     module: ClassVar[str] = "LeakyReLU"
     summary: ClassVar[str] = "leaky rectifier with `negative_slope` (nn.LeakyReLU)"
+    examples: ClassVar[tuple[Example, ...]] = (
+        *_EXAMPLES,
+        Example((1, 2, 3, 3), {"negative_slope": 0.2}),
+    )
 
     negative_slope: float = 0.01
 
@@ -54,9 +67,13 @@ class LeakyReLU(_Elementwise):
 class GELU(_Elementwise):
     """nn.GELU: the Gaussian error linear unit."""
 
-    kind: ClassVar[str] = "gelu"
+    name: ClassVar[str] = "gelu"
     module: ClassVar[str] = "GELU"
     summary: ClassVar[str] = "Gaussian error linear unit (nn.GELU)"
+    examples: ClassVar[tuple[Example, ...]] = (
+        *_EXAMPLES,
+        Example((1, 4, 6), {"approximate": "tanh"}),
+    )
 
     approximate: Literal["none", "tanh"] = "none"
 
@@ -65,9 +82,16 @@ class GELU(_Elementwise):
 class Softmax(_Elementwise):
     """nn.Softmax over `dim`."""
 
-    kind: ClassVar[str] = "softmax"
+    name: ClassVar[str] = "softmax"
     module: ClassVar[str] = "Softmax"
     summary: ClassVar[str] = "softmax over `dim` (nn.Softmax)"
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 10)),
+        Example((1, 3, 5, 6), {"dim": 1}),
+        Example((1, 3, 5, 6), {"dim": 2}),
+        Example((1, 3, 5, 6), {"dim": -1}),
+        Example((1, 4, 7), {"dim": -1}),
+    )
 
     dim: int = 1
 
@@ -81,16 +105,20 @@ class Softmax(_Elementwise):
             )
         return x
 
-    def windows(self, x: Shape) -> None:
-        return None if self.dim not in (1, -len(x) + 1) else super().windows(x)
+    def geometry(self, x: Shape) -> tuple[Window | None, ...]:
+        # Each output reads the whole of the axis it normalizes over, and one position of others.
+        dim = self.dim % len(x)
+        return tuple(None if axis == dim else Window() for axis in range(2, len(x)))
 
 
 @register
 class Dropout(_Elementwise):
     """nn.Dropout: zeroes elements with probability p in training; identity at inference."""
 
-    kind: ClassVar[str] = "dropout"
+    name: ClassVar[str] = "dropout"
     module: ClassVar[str] = "Dropout"
     summary: ClassVar[str] = "dropout with probability `p` in [0, 1) (nn.Dropout)"
+    category: ClassVar[str] = "other"
+    examples: ClassVar[tuple[Example, ...]] = (*_EXAMPLES, Example((1, 8), {"p": 0.1}))
 
     p: Annotated[float, Field(ge=0, lt=1)] = 0.5

@@ -12,10 +12,22 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from archc.ops.base import Op, OpError, PositiveInt, Shape, Window, channels, register
+from archc.ops.base import (
+    Example,
+    Op,
+    OpError,
+    PositiveInt,
+    Shape,
+    Window,
+    channels,
+    register,
+    same_geometry,
+)
 
 
 class _LayerNorm(Op):
+    category: ClassVar[str] = "norm"
+
     normalized_shape: PositiveInt | None = None  # the normalized width, if stated
     eps: Annotated[float, Field(gt=0)] = 1e-5
     elementwise_affine: bool = True
@@ -55,12 +67,19 @@ class _LayerNorm(Op):
 class LayerNorm(_LayerNorm):
     """nn.LayerNorm over the last dim, e.g. of (N, C) features or channels-last tensors."""
 
-    kind: ClassVar[str] = "layernorm"
+    name: ClassVar[str] = "layernorm"
     summary: ClassVar[str] = "layer normalization over the last dim (nn.LayerNorm)"
     axis: ClassVar[int] = -1
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 8)),
+        Example((1, 5, 6), {"eps": 1e-6}),
+        Example((1, 3, 4, 4), {"elementwise_affine": False}),
+        Example((1, 4, 6), {"bias": False}),
+    )
 
-    def windows(self, x: Shape) -> tuple[Window, Window] | None:
-        return None if len(x) == 4 else super().windows(x)  # on (N, C, H, W) it mixes W
+    def geometry(self, x: Shape) -> tuple[Window | None, ...]:
+        # Mixes the last dim (W of an image); reads one position of the dims before it.
+        return tuple(Window() if axis < len(x) - 1 else None for axis in range(2, len(x)))
 
     def lower(self, x: Shape):
         import torch.nn as nn
@@ -72,10 +91,17 @@ class LayerNorm(_LayerNorm):
 class LayerNorm2d(_LayerNorm):
     """torchvision's LayerNorm2d: nn.LayerNorm over the channels of (N, C, H, W), per position."""
 
-    kind: ClassVar[str] = "layernorm2d"
+    name: ClassVar[str] = "layernorm2d"
     summary: ClassVar[str] = "layer normalization over the channels of (N, C, H, W) (ConvNeXt)"
     ranks: ClassVar[tuple[int, ...]] = (4,)
     axis: ClassVar[int] = 1
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 6, 4, 5)),
+        Example((1, 4, 3, 3), {"eps": 1e-6, "normalized_shape": 4}),
+    )
+
+    def geometry(self, x: Shape) -> tuple[Window, ...]:
+        return same_geometry(x)  # each position's channels, alone
 
     def infer(self, x: Shape) -> Shape:
         channels(x, "normalized_shape")

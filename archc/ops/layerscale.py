@@ -9,15 +9,29 @@ from __future__ import annotations
 from functools import cache
 from typing import ClassVar
 
-from archc.ops.base import Op, PositiveInt, Shape, check_width, register
+from archc.ops.base import (
+    Example,
+    Op,
+    PositiveInt,
+    Shape,
+    Window,
+    check_width,
+    register,
+    same_geometry,
+)
 
 
 @register
 class LayerScale(Op):
     """x * weight, with one learnable weight per channel (dim 1), broadcast over the rest."""
 
-    kind: ClassVar[str] = "layerscale"
+    name: ClassVar[str] = "layerscale"
     summary: ClassVar[str] = "learnable per-channel scale, `init_values` at start (ConvNeXt)"
+    category: ClassVar[str] = "other"
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 4, 3, 3)),
+        Example((1, 5), {"init_values": 0.5, "num_features": 5}),
+    )
 
     init_values: float = 1e-6
     num_features: PositiveInt | None = None
@@ -28,6 +42,9 @@ class LayerScale(Op):
 
     def params(self, x: Shape) -> int:
         return x[1]
+
+    def geometry(self, x: Shape) -> tuple[Window, ...]:
+        return same_geometry(x)
 
     def lower(self, x: Shape):
         return _layer_scale()(x[1], len(x), self.init_values)

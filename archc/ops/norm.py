@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from archc.ops.base import Op, PositiveInt, Shape, check_width, register
+from archc.ops.base import (
+    Example,
+    Op,
+    PositiveInt,
+    Shape,
+    Window,
+    check_width,
+    register,
+    same_geometry,
+)
 
 
 class _BatchNorm(Op):
+    category: ClassVar[str] = "norm"
+
     num_features: PositiveInt | None = None
     eps: Annotated[float, Field(gt=0)] = 1e-5
     momentum: Annotated[float, Field(ge=0, le=1)] = 0.1
@@ -19,6 +31,9 @@ class _BatchNorm(Op):
     def infer(self, x: Shape) -> Shape:
         check_width(self.num_features, x, "num_features")
         return x
+
+    def geometry(self, x: Shape) -> tuple[Window, ...]:
+        return same_geometry(x)  # at inference, a per-channel affine map
 
     def params(self, x: Shape) -> int:
         return 2 * x[1] if self.affine else 0
@@ -34,23 +49,60 @@ class _BatchNorm(Op):
     def lower(self, x: Shape):
         import torch.nn as nn
 
-        cls = nn.BatchNorm2d if self.kind == "batchnorm2d" else nn.BatchNorm1d
+        cls = nn.BatchNorm2d if self.name == "batchnorm2d" else nn.BatchNorm1d
+        if not self.track_running_stats:
+            cls = _batch_statistics(cls)
         return cls(x[1], self.eps, self.momentum, self.affine, self.track_running_stats)
+
+
+@cache
+def _batch_statistics(base: type) -> type:
+    """`base` (nn.BatchNorm1d or 2d) normalizing by batch statistics with explicit ops.
+
+    Without running statistics batch norm uses the batch's own at inference too; torch's
+    TorchScript exporter refuses that with a dynamic batch ("batch_size and channel_size must
+    be non-None"). Mean and variance written out export as ReduceMean and friends. The class
+    keeps its base's parameters and state_dict keys.
+    """
+    import torch
+
+    class BatchStatisticsNorm(base):
+        def forward(self, x):
+            if self.training:
+                return super().forward(x)
+            axes = [0, *range(2, x.dim())]  # all but the channels
+            shape = [1, -1] + [1] * (x.dim() - 2)  # (1, C, 1, ...)
+            mean = x.mean(dim=axes, keepdim=True)
+            var = x.var(dim=axes, unbiased=False, keepdim=True)
+            y = (x - mean) / torch.sqrt(var + self.eps)
+            return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
+
+    BatchStatisticsNorm.__name__ = base.__name__
+    return BatchStatisticsNorm
 
 
 @register
 class BatchNorm2d(_BatchNorm):
     """nn.BatchNorm2d: per-channel normalization of (N, C, H, W)."""
 
-    kind: ClassVar[str] = "batchnorm2d"
+    name: ClassVar[str] = "batchnorm2d"
     summary: ClassVar[str] = "batch normalization of (N, C, H, W) (nn.BatchNorm2d)"
     ranks: ClassVar[tuple[int, ...]] = (4,)
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 3, 5, 4)),
+        Example((1, 4, 3, 3), {"num_features": 4, "affine": False}),
+        Example((1, 2, 3, 3), {"track_running_stats": False, "eps": 0.001}),
+    )
 
 
 @register
 class BatchNorm1d(_BatchNorm):
     """nn.BatchNorm1d: per-feature normalization of (N, C) or (N, C, L)."""
 
-    kind: ClassVar[str] = "batchnorm1d"
+    name: ClassVar[str] = "batchnorm1d"
     summary: ClassVar[str] = "batch normalization of (N, C) or (N, C, L) (nn.BatchNorm1d)"
     ranks: ClassVar[tuple[int, ...]] = (2, 3)
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 6)),
+        Example((1, 4, 7), {"momentum": 0.01}),
+    )

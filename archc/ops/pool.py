@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import ClassVar, Literal
 
 from archc.ops.base import (
+    Example,
+    Fields,
     NonNegativePair,
     Op,
     OpError,
     Pair,
+    ReceptiveField,
     Shape,
     Window,
     register,
@@ -16,6 +20,7 @@ from archc.ops.base import (
 
 
 class _Pool(Op):
+    category: ClassVar[str] = "pool"
     ranks: ClassVar[tuple[int, ...]] = (4,)
 
     kernel_size: Pair
@@ -54,7 +59,7 @@ class _Pool(Op):
             out.append((size + min(2 * p - extent + s - 1, p - 1)) // s + 1)
         return (*x[:2], *out)
 
-    def windows(self, x: Shape) -> tuple[Window, Window]:
+    def geometry(self, x: Shape) -> tuple[Window, ...]:
         return tuple(
             Window(d * (k - 1) + 1, s, p)
             for k, s, p, d in zip(self.kernel_size, self.strides(), self.padding, self.dilations())
@@ -65,8 +70,14 @@ class _Pool(Op):
 class MaxPool2d(_Pool):
     """nn.MaxPool2d: the maximum over each window."""
 
-    kind: ClassVar[str] = "maxpool2d"
+    name: ClassVar[str] = "maxpool2d"
     summary: ClassVar[str] = "2-D max pooling (nn.MaxPool2d); `stride` defaults to the kernel"
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 3, 8, 9), {"kernel_size": 2}),
+        Example((1, 2, 9, 9), {"kernel_size": 3, "stride": 2, "padding": 1}),
+        Example((1, 2, 10, 10), {"kernel_size": 3, "stride": 2, "ceil_mode": True}),
+        Example((1, 2, 11, 11), {"kernel_size": 2, "stride": 1, "dilation": 2}),
+    )
 
     dilation: Pair = (1, 1)
 
@@ -85,8 +96,16 @@ class MaxPool2d(_Pool):
 class AvgPool2d(_Pool):
     """nn.AvgPool2d: the mean over each window."""
 
-    kind: ClassVar[str] = "avgpool2d"
+    name: ClassVar[str] = "avgpool2d"
     summary: ClassVar[str] = "2-D average pooling (nn.AvgPool2d); `stride` defaults to the kernel"
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 3, 8, 6), {"kernel_size": 2}),
+        Example((1, 2, 9, 9), {"kernel_size": 3, "stride": 2, "padding": 1}),
+        Example(
+            (1, 2, 9, 9),
+            {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+        ),
+    )
 
     count_include_pad: bool = True
 
@@ -102,17 +121,26 @@ class AvgPool2d(_Pool):
 class AdaptiveAvgPool2d(Op):
     """nn.AdaptiveAvgPool2d: average pooling to a fixed output size."""
 
-    kind: ClassVar[str] = "adaptiveavgpool2d"
+    name: ClassVar[str] = "adaptiveavgpool2d"
     summary: ClassVar[str] = "2-D adaptive average pooling to `output_size` (nn.AdaptiveAvgPool2d)"
+    category: ClassVar[str] = "pool"
     ranks: ClassVar[tuple[int, ...]] = (4,)
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 3, 8, 12), {"output_size": [2, 3]}),
+        Example((1, 2, 7, 7), {"output_size": 1}),
+    )
 
     output_size: Pair
 
     def infer(self, x: Shape) -> Shape:
         return (*x[:2], *self.output_size)
 
-    def windows(self, x: Shape) -> None:
-        return None
+    def adaptive_size(self) -> tuple[int, ...]:
+        """The output size per spatial axis: windows are even only where it divides the input."""
+        return self.output_size
+
+    def geometry(self, x: Shape) -> tuple[None, ...]:
+        return (None,) * (len(x) - 2)  # windows differ with the input size: counted whole
 
     def lower(self, x: Shape):
         import torch.nn as nn
@@ -124,16 +152,17 @@ class AdaptiveAvgPool2d(Op):
 class GlobalAvgPool2d(Op):
     """Global average pooling: nn.AdaptiveAvgPool2d(1), (N, C, H, W) -> (N, C, 1, 1)."""
 
-    kind: ClassVar[str] = "globalavgpool2d"
-    torch_name: ClassVar[str] = "adaptiveavgpool2d"
+    name: ClassVar[str] = "globalavgpool2d"
     summary: ClassVar[str] = "global average pooling to (N, C, 1, 1) (nn.AdaptiveAvgPool2d(1))"
+    category: ClassVar[str] = "pool"
     ranks: ClassVar[tuple[int, ...]] = (4,)
+    examples: ClassVar[tuple[Example, ...]] = (Example((1, 3, 5, 7)),)
 
     def infer(self, x: Shape) -> Shape:
         return (*x[:2], 1, 1)
 
-    def windows(self, x: Shape) -> None:
-        return None
+    def geometry(self, x: Shape) -> tuple[None, ...]:
+        return (None,) * (len(x) - 2)
 
     def lower(self, x: Shape):
         import torch.nn as nn
@@ -145,9 +174,14 @@ class GlobalAvgPool2d(Op):
 class Upsample(Op):
     """nn.Upsample by an integer factor."""
 
-    kind: ClassVar[str] = "upsample"
+    name: ClassVar[str] = "upsample"
     summary: ClassVar[str] = "upsampling by an integer `scale_factor` (nn.Upsample)"
+    category: ClassVar[str] = "layout"
     ranks: ClassVar[tuple[int, ...]] = (4,)
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 3, 4, 5), {"scale_factor": 2}),
+        Example((1, 2, 4, 4), {"scale_factor": [2, 3], "mode": "bilinear"}),
+    )
 
     scale_factor: Pair
     mode: Literal["nearest", "bilinear"] = "nearest"
@@ -155,8 +189,15 @@ class Upsample(Op):
     def infer(self, x: Shape) -> Shape:
         return (*x[:2], *(size * f for size, f in zip(x[2:], self.scale_factor)))
 
-    def windows(self, x: Shape) -> None:
-        return None
+    def geometry(self, x: Shape) -> tuple[None, ...]:
+        return (None,) * (len(x) - 2)  # an output reads a fraction of an input position
+
+    def receptive_field(self, fields: list[Fields], x: tuple) -> Fields:
+        # Each input position becomes `factor` outputs: the jump between outputs divides.
+        return tuple(
+            ReceptiveField(f.size, f.stride / Fraction(factor), f.padding)
+            for f, factor in zip(fields[0], self.scale_factor)
+        )
 
     def lower(self, x: Shape):
         import torch.nn as nn

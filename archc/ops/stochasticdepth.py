@@ -12,14 +12,19 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from archc.ops.base import Op, Shape, register
+from archc.ops.base import Example, Op, Shape, Window, register, same_geometry
 
 
 @register
 class StochasticDepth(Op):
     """torchvision.ops.StochasticDepth: per-sample (row) or per-batch branch dropping."""
 
-    kind: ClassVar[str] = "stochasticdepth"
+    name: ClassVar[str] = "stochasticdepth"
+    category: ClassVar[str] = "other"
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((1, 3, 4, 4), {"p": 0.2}),
+        Example((1, 6), {"p": 0.5, "mode": "batch"}),
+    )
     summary: ClassVar[str] = (
         "drops a residual branch with probability `p` in training, `mode` row or batch; "
         "identity at inference (torchvision StochasticDepth)"
@@ -27,6 +32,9 @@ class StochasticDepth(Op):
 
     p: Annotated[float, Field(ge=0, le=1)]
     mode: Literal["row", "batch"] = "row"
+
+    def geometry(self, x: Shape) -> tuple[Window, ...]:
+        return same_geometry(x)
 
     def lower(self, x: Shape):
         return _stochastic_depth()(self.p, self.mode)

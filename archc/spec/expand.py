@@ -30,7 +30,7 @@ from archc.diagnostics import Diagnostic, Span, nearest
 from archc.dims import Sym, format_shape
 from archc.ir import Condition, Group, Layer, Network
 from archc.ops import OPS, Op, OpError, Shape
-from archc.ops.merge import MERGES, merge_shape
+from archc.ops.merge import Merge
 from archc.spec.document import _PYTHON_TYPES, Identifier, Spec
 from archc.spec.expr import ExprError, cost, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq
@@ -205,7 +205,7 @@ class _Expander:
             )
             return None
         self.paths.add(path)
-        if head in MERGES:
+        if head in OPS and issubclass(OPS[head], Merge):
             self.net.groups[path] = Group(path, "merge", head, head_span)
             result = self.merge(head, args, head_span, flow, path, env)
         elif head == "seq":
@@ -393,8 +393,9 @@ class _Expander:
         if flow is None or any(out is None for out in outputs):
             return None
         names = [str(name) for name, _ in named]
+        op = OPS[kind]()
         try:
-            shape, conditions = merge_shape(kind, [out.shape for out in outputs], names)
+            shape, conditions = op.merge([out.shape for out in outputs], names)
         except OpError as exc:
             self.error(exc.code, exc.message, head_span, exc.hint)
             return None
@@ -405,8 +406,7 @@ class _Expander:
         return self.add_layer(
             Layer(
                 path,
-                kind,
-                None,
+                op,
                 tuple(o.value for o in outputs),
                 tuple(o.shape for o in outputs),
                 shape,
@@ -499,7 +499,7 @@ class _Expander:
     # Ops --------------------------------------------------------------------------------------
 
     def op(self, cls: type[Op], args, head_span, flow, path, env) -> Flow | None:
-        op = self.fields(cls, f"`{cls.kind}`", args, head_span, env, flow)
+        op = self.fields(cls, f"`{cls.name}`", args, head_span, env, flow)
         if op is None or flow is None:
             return None
         x = flow.shape
@@ -508,7 +508,7 @@ class _Expander:
             hint = "add `flatten` before it" if len(x) > max(cls.ranks) else None
             self.error(
                 "rank-mismatch",
-                f"`{cls.kind}` needs a rank-{ranks} input, got {format_shape(x)}",
+                f"`{cls.name}` needs a rank-{ranks} input, got {format_shape(x)}",
                 head_span,
                 hint,
             )
@@ -544,7 +544,7 @@ class _Expander:
                 self.declared_features = {
                     layer.path: layer.input_shapes[0][-1]
                     for layer in declared.layers
-                    if layer.op_name == "linear" and isinstance(layer.input_shapes[0][-1], int)
+                    if layer.op.name == "linear" and isinstance(layer.input_shapes[0][-1], int)
                 }
         return self.declared_features.get(path)
 
@@ -558,7 +558,6 @@ class _Expander:
         return self.add_layer(
             Layer(
                 path,
-                op.op_name,
                 op,
                 (flow.value,),
                 (x,),
@@ -577,16 +576,15 @@ class _Expander:
             size = y[axis]
             if isinstance(size, Sym):
                 self.net.conditions.append(
-                    Condition("positive", size, 1, path, span, f"`{op.kind}` output is non-empty")
+                    Condition("positive", size, 1, path, span, f"`{op.name}` output is non-empty")
                 )
                 continue
             if size >= 1:
                 continue
             axis_name = _AXES.get(axis, f"dim {axis}") if len(y) == 4 else f"dim {axis}"
             hint = None
-            windows = op.windows(x) if len(x) == 4 else None
-            if windows and axis in _AXES and isinstance(x[axis], int):
-                window = windows[axis - 2]
+            window = op.geometry(x)[axis - 2] if len(x) == len(y) and axis >= 2 else None
+            if window and axis in _AXES and isinstance(x[axis], int):
                 need = -(-(window.kernel - x[axis]) // 2)
                 hint = (
                     f"use `padding: {need}` (the window spans {window.kernel}), "
@@ -595,7 +593,7 @@ class _Expander:
                 )
             self.error(
                 "spatial-collapse",
-                f"`{op.kind}` reduces the {axis_name} to {size}: its input {axis_name} is "
+                f"`{op.name}` reduces the {axis_name} to {size}: its input {axis_name} is "
                 f"{x[axis]} (input shape {format_shape(x)})",
                 span,
                 hint,
