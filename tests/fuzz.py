@@ -88,27 +88,36 @@ def pool(draw, state: State):
     return {"op": kind, "args": args}
 
 
-POINTWISE = [
-    "relu",
-    "relu6",
-    "sigmoid",
-    "tanh",
-    "silu",
-    "hardswish",
-    "hardsigmoid",
-    "identity",
-    "gelu",
-]
+# Fields that state an input width: an example's value fits the example's input only.
+_WIDTH_FIELDS = {"in_channels", "in_features", "num_features", "normalized_shape"}
+
+
+def _shape_preserving() -> dict[str, list[dict]]:
+    """The registry's ops that keep an image's shape, with the fields of their image examples.
+
+    Drawn from the registry, so a new op joins the fuzzing without being listed here.
+    """
+    from archc.ops import OPS, Merge
+
+    found: dict[str, list[dict]] = {}
+    for name, cls in sorted(OPS.items()):
+        if issubclass(cls, Merge):
+            continue
+        for example in cls.examples:
+            if len(example.input) != 4 or _WIDTH_FIELDS & set(example.fields):
+                continue
+            if cls.model_validate(example.fields).infer(example.input) == example.input:
+                found.setdefault(name, []).append(example.fields)
+    return found
+
+
+SHAPE_PRESERVING = _shape_preserving()
 
 
 @st.composite
 def pointwise(draw, state: State):
-    choice = draw(st.sampled_from([*POINTWISE, "batchnorm2d", "dropout", "leakyrelu"]))
-    if choice == "dropout":
-        return {"op": "dropout", "args": {"p": draw(st.sampled_from([0.0, 0.1, 0.5]))}}
-    if choice == "leakyrelu":
-        return {"op": "leakyrelu", "args": {"negative_slope": 0.2}}
-    return {"op": choice, "args": {}}
+    choice = draw(st.sampled_from(sorted(SHAPE_PRESERVING)))
+    return {"op": choice, "args": dict(draw(st.sampled_from(SHAPE_PRESERVING[choice])))}
 
 
 @st.composite
@@ -301,8 +310,9 @@ def to_torch(shape: list[int], body: list[dict]):
     import torch
     from torch import nn
 
-    def module(item, channels):
+    def module(item, x):
         op, args = item["op"], dict(item["args"])
+        channels = x.shape[-1] if op == "linear" else x.shape[1]
         if op == "conv2d":
             return nn.Conv2d(args.pop("in_channels", channels), **args)
         if op == "linear":
@@ -318,7 +328,13 @@ def to_torch(shape: list[int], body: list[dict]):
             "gelu": nn.GELU, "dropout": nn.Dropout, "leakyrelu": nn.LeakyReLU,
             "flatten": nn.Flatten,
         }  # fmt: skip
-        return names[op](**args)
+        if op in names:
+            return names[op](**args)
+        # No reference written here: the op's own lowering, so that every op of the registry
+        # joins the fuzzing. The shapes and counts are still torch's.
+        from archc.ops import OPS
+
+        return OPS[op].model_validate(args).lower(tuple(x.shape))
 
     class Net(nn.Module):
         """Builds its modules lazily on the first forward, where each one's input is known."""
@@ -336,8 +352,7 @@ def to_torch(shape: list[int], body: list[dict]):
 
         def leaf(self, item, x):
             if not self.built:
-                channels = x.shape[-1] if item["op"] == "linear" else x.shape[1]
-                self.layers.append(module(item, channels))
+                self.layers.append(module(item, x))
             layer = self.layers[self.cursor]
             self.cursor += 1
             return layer(x)
