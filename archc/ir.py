@@ -68,7 +68,6 @@ class Network:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)
     groups: dict[str, Group] = field(default_factory=dict)  # by path, in expansion order
-    spec: Any = None  # the Spec it was expanded from; analyses re-expand it at other sizes
 
     @property
     def ok(self) -> bool:

@@ -24,5 +24,5 @@ def check(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
     from archc.spec.expand import expand
 
     network = expand(spec, input_dims)
-    analyze(network)
+    analyze(network, lambda dims: expand(spec, dims))
     return network

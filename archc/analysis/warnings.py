@@ -18,6 +18,7 @@ to the first such error as a note, with the nearest sizes that work as help.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from archc.analysis.periodic import describe
 from archc.analysis.valid_inputs import (
@@ -37,17 +38,24 @@ _SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch")
 _AXES = ("row", "column")
 
 
-def add_warnings(network: Network) -> None:
-    """Append the size warnings and hints to `network.diagnostics`, in place."""
+Reexpand = Callable[[list], Network]  # the same spec, expanded at other input dims
+
+
+def add_warnings(network: Network, reexpand: Reexpand | None = None) -> None:
+    """Append the size warnings and hints to `network.diagnostics`, in place.
+
+    `reexpand` gives the network at symbolic sizes, for the hints that name valid sizes; the
+    analyses know nothing of specs, so the pipeline passes it.
+    """
     if len(network.input) != 4:
         return
     if network.ok:
-        _lossy(network)
+        _lossy(network, reexpand)
         _adaptive(network)
         _ceil_mode(network)
         _merges(network)
     else:
-        _size_hints(network)
+        _size_hints(network, reexpand)
 
 
 # Re-expansion with symbolic sizes -------------------------------------------------------------
@@ -57,14 +65,11 @@ def _dim_arg(dim) -> int | str:
     return str(dim) if isinstance(dim, Sym) else dim
 
 
-def reexpand(network: Network, dims: list) -> Network | None:
-    """The network's spec expanded again with other input dims (None without a spec)."""
-    spec = getattr(network, "spec", None)
-    if spec is None:
+def _spatial(network: Network, reexpand: Reexpand | None, dims: list) -> Network | None:
+    """The network again with the spatial input dims `dims` (None without a callback)."""
+    if reexpand is None:
         return None
-    from archc.spec.expand import expand
-
-    return expand(spec, [_dim_arg(network.input[0]), _dim_arg(network.input[1]), *dims])
+    return reexpand([_dim_arg(network.input[0]), _dim_arg(network.input[1]), *dims])
 
 
 def _concrete_hw(network: Network) -> tuple[int, int] | None:
@@ -93,7 +98,7 @@ def _last_read(layer, axis: int, window):
     return (n - 1) * window.stride - window.padding + window.kernel - 1
 
 
-def _lossy(network: Network) -> None:
+def _lossy(network: Network, reexpand: Reexpand | None) -> None:
     """One warning at the first layer that drops input, the others as notes."""
     hw = _concrete_hw(network)
     if hw is None:
@@ -120,7 +125,7 @@ def _lossy(network: Network) -> None:
             layer.file,
             layer.span,
             severity="warning",
-            hint=_lossless_hint(network, hw),
+            hint=_lossless_hint(network, hw, reexpand),
             notes=notes,
         )
     )
@@ -147,9 +152,9 @@ def _describe_loss(dropped: list) -> str:
     )
 
 
-def _lossless_hint(network: Network, hw: tuple[int, int]) -> str | None:
+def _lossless_hint(network: Network, hw: tuple[int, int], reexpand: Reexpand | None) -> str | None:
     square = hw[0] == hw[1]
-    symbolic = reexpand(network, ["H", "H"] if square else ["H", "W"])
+    symbolic = _spatial(network, reexpand, ["H", "H"] if square else ["H", "W"])
     if symbolic is None or not symbolic.ok:
         return None
     dims = spatial_symbols(symbolic)
@@ -299,7 +304,7 @@ def _merges(network: Network) -> None:
 # Hints for a concrete input that fails ----------------------------------------------------------
 
 
-def _size_hints(network: Network) -> None:
+def _size_hints(network: Network, reexpand: Reexpand | None) -> None:
     hw = _concrete_hw(network)
     if hw is None:
         return
@@ -309,7 +314,7 @@ def _size_hints(network: Network) -> None:
     h, w = hw
     notes, help_ = [], None
     if h == w:
-        symbolic = reexpand(network, ["H", "H"])
+        symbolic = _spatial(network, reexpand, ["H", "H"])
         valid = valid_input_sets(symbolic) if symbolic is not None else None
         if valid is None:
             return
@@ -321,7 +326,7 @@ def _size_hints(network: Network) -> None:
             help_ = f"or give the network an input of {nearest_text(progs, h, 2)}"
     else:
         for name, dims, given in (("H", ["H", w], h), ("W", [h, "W"], w)):
-            symbolic = reexpand(network, dims)
+            symbolic = _spatial(network, reexpand, dims)
             valid = valid_input_sets(symbolic) if symbolic is not None else None
             if valid is None:
                 continue

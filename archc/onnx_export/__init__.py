@@ -160,7 +160,7 @@ def export_onnx(
             ) from exc
         del captured
         writer.name_nodes(proto, network)
-        writer.annotate(proto, network, __version__)
+        writer.annotate(proto, network, spec, __version__)
         nodes = len(proto.graph.node)
 
         say("writing")

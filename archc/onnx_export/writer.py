@@ -17,9 +17,12 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from archc.ir import Network
+
+if TYPE_CHECKING:
+    from archc.spec.document import Spec
 
 Exporter = Literal["torchscript", "dynamo"]
 # The largest protobuf message is 2 GiB; bigger models keep their weights in OUT.data.
@@ -167,7 +170,7 @@ def _node_path(node: Any, scopes: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def annotate(proto: Any, network: Network, version: str) -> None:
+def annotate(proto: Any, network: Network, spec: Spec, version: str) -> None:
     """Record where the model comes from in the model's metadata, so that a file in a model
     registry can be traced back to its spec: the spec's path, name and SHA-256, the resolved
     parameters (`--set` included) and the input shape."""
@@ -176,14 +179,13 @@ def annotate(proto: Any, network: Network, version: str) -> None:
 
     from archc.dims import dim_json
 
-    spec = network.spec
     del proto.metadata_props[:]
     for key, value in (
         ("archc.version", version),
         ("archc.spec", network.file),
         ("archc.name", network.name),
-        ("archc.spec_sha256", hashlib.sha256(spec.source.encode()).hexdigest() if spec else ""),
-        ("archc.params", json.dumps(spec.params if spec else {}, sort_keys=True, default=str)),
+        ("archc.spec_sha256", hashlib.sha256(spec.source.encode()).hexdigest()),
+        ("archc.params", json.dumps(spec.params, sort_keys=True, default=str)),
         ("archc.input", json.dumps([dim_json(d) for d in network.input])),
     ):
         entry = proto.metadata_props.add()

@@ -91,9 +91,7 @@ class _Abort(Exception):
 
 def expand(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
     """Walk `spec`'s body and return the network with its layers and diagnostics."""
-    network = _Expander(spec).run(input_dims or spec.input)
-    network.spec = spec  # analyses re-expand it with other input sizes (valid-size hints)
-    return network
+    return _Expander(spec).run(input_dims or spec.input)
 
 
 class _Expander:
