@@ -197,7 +197,7 @@ def main() -> None:
     if "import" in sections:
         from benchmarks import startup
 
-        report["import"] = startup.section_import(measure, repeats)
+        report["import"] = startup.section_import(run_once, repeats)
     if "check" in sections:
         report["check"] = section_check(specs, repeats)
     if "scaling" in sections:

@@ -89,17 +89,21 @@ def importtime(statement: str, runs: int) -> tuple[dict[str, float], dict[str, f
     return medians(packages), medians(modules)
 
 
-def section_import(measure: Callable[[list[str], int], dict], repeats: int) -> dict:
+def section_import(run_once: Callable[[list[str]], tuple[float, int]], repeats: int) -> dict:
     """Whole-process wall time of a bare interpreter, `import archc` and the check path; the
-    check path's import time per package. `measure(argv, repeats)` gives a median wall time."""
+    check path's import time per package. `run_once(argv)` gives (wall seconds, peak RSS)."""
     runs = repeats * 3  # a start-up is short: more runs for the same time
     modules, checked, covered = check_path(ROOT / "specs" / "lenet.yaml")
     statement = f"import {', '.join(modules)}"
-    walls = {
-        "bare": measure([sys.executable, "-c", "pass"], runs)["wall_s"],
-        "archc": measure([sys.executable, "-c", "import archc"], runs)["wall_s"],
-        "check_path": measure([sys.executable, "-c", statement], runs)["wall_s"],
-    }
+    processes = {"bare": "pass", "archc": "import archc", "check_path": statement}
+    times: dict[str, list[float]] = {name: [] for name in processes}
+    # Round by round, so that the other load of a shared machine falls on all three alike.
+    for round_ in range(runs + 1):
+        for name, code in processes.items():
+            wall, _ = run_once([sys.executable, "-c", code])
+            if round_:  # the first round warms the caches
+                times[name].append(wall)
+    walls = {name: statistics.median(values) for name, values in times.items()}
     packages, per_module = importtime(statement, runs)
     result = {
         "runs": runs,
@@ -124,10 +128,10 @@ def markdown(result: dict) -> list[str]:
     lines = [
         "## Start-up",
         "",
-        f"Whole process, median of {result['runs']} runs after a warm-up. The check path is "
-        f"the {len(result['modules'])} archc modules `archc check` loads; importing them loads "
-        f"{result['import_loads']} of the {result['check_loads']} modules the check loads "
-        "beyond a bare interpreter (the rest are imported while checking).",
+        f"Whole process, median of {result['runs']} interleaved runs after a warm-up. The check "
+        f"path is the {len(result['modules'])} archc modules `archc check` loads; importing "
+        f"them loads {result['import_loads']} of the {result['check_loads']} modules the check "
+        "loads beyond a bare interpreter (the rest are imported while checking).",
         "",
         "| process | wall | over bare | × bare |",
         "|---|---:|---:|---:|",
