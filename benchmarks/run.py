@@ -7,6 +7,8 @@ after a warm-up, measured side by side in one run (the machines are shared and n
 the ratios). Prints a Markdown report, and the raw figures as JSON with --json.
 
 Sections:
+- import: start-up, a bare interpreter against `import archc` and the check path's imports,
+  with `-X importtime`'s top packages;
 - check: `archc check SPEC` against importing torch, building the same network and running
   `torchinfo.summary` on it (the route users take today), per bundled spec;
 - scaling: `archc check` of generated specs of 100, 1,000 and 10,000 layers, written flat and
@@ -131,20 +133,6 @@ def section_scaling(repeats: int, sizes: tuple[int, ...]) -> list[dict]:
     return rows
 
 
-def section_import(repeats: int) -> dict:
-    """Start-up: a bare interpreter, and one that imports the check path."""
-    bare = measure([sys.executable, "-c", "pass"], repeats)
-    check_path = measure(
-        [sys.executable, "-c", "import archc.cli, archc.api, archc.spec.expand, archc.report"],
-        repeats,
-    )
-    return {
-        "bare_s": bare["wall_s"],
-        "check_path_s": check_path["wall_s"],
-        "import_cost_s": check_path["wall_s"] - bare["wall_s"],
-    }
-
-
 def markdown(report: dict) -> str:
     lines = [
         f"# archc benchmarks — {report['date']}",
@@ -153,15 +141,7 @@ def markdown(report: dict) -> str:
         "",
     ]
     if "import" in report:
-        imp = report["import"]
-        lines += [
-            "## Start-up",
-            "",
-            f"Bare interpreter {imp['bare_s'] * 1000:.0f} ms; interpreter importing the check "
-            f"path {imp['check_path_s'] * 1000:.0f} ms: the import costs "
-            f"{imp['import_cost_s'] * 1000:.0f} ms.",
-            "",
-        ]
+        lines += report["import"]["markdown"]
     if "check" in report:
         lines += [
             "## `archc check` against torch + torchinfo",
@@ -215,7 +195,9 @@ def main() -> None:
         "repeats": repeats,
     }
     if "import" in sections:
-        report["import"] = section_import(repeats)
+        from benchmarks import startup
+
+        report["import"] = startup.section_import(run_once, repeats)
     if "check" in sections:
         report["check"] = section_check(specs, repeats)
     if "scaling" in sections:

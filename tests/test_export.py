@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 import archc
 from archc.cli import app
 from archc.diagnostics import SpecError, UsageError
+from archc.dims import Sym
 from archc.lower import MissingDependency
 from archc.onnx_export import ExportFailed, export_onnx, paths, verify, writer
 
@@ -168,6 +169,50 @@ def test_set_and_input_options(tmp_path):
     assert metadata["archc.spec_sha256"] == hashlib.sha256(source).hexdigest()
     assert json.loads(metadata["archc.params"])["classes"] == 3
     assert json.loads(metadata["archc.input"]) == ["N", 1, 40, 40]
+
+
+UPSAMPLE = """\
+archc: 1
+name: up
+input: [N, 3, 8, 8]
+body:
+  - upsample: {{scale_factor: {factor}, mode: {mode}}}
+  - conv2d: {{out_channels: 4, kernel_size: 1}}
+  - relu
+"""
+
+
+@pytest.mark.parametrize("factor", ["2", "[2, 3]"])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_upsample_exports_with_a_dynamic_batch(tmp_path, mode, factor):
+    # ONNX's Resize inference leaves the batch dim unknown: the layers after it must verify.
+    spec = tmp_path / "up.yaml"
+    spec.write_text(UPSAMPLE.format(mode=mode, factor=factor))
+    result = run(spec, "-o", tmp_path / "up.onnx", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["verified"] and report["dynamic_batch"] and report["batch_sizes"] == [1, 7]
+    height, width = (16, 16) if factor == "2" else (16, 24)
+    assert report["output"] == ["N", 4, height, width]
+    assert report["shapes_checked"] == 4  # upsample, conv, relu and the output
+    assert report["max_abs_diff"] <= report["tolerance"]
+
+
+def test_only_the_batch_dim_may_be_unknown_to_onnx():
+    n = Sym.var("N")
+    assert verify.shapes_agree((n, 3, 16), ["unk__0", 3, 16], n)
+    assert verify.shapes_agree((n, 3, 16), [None, 3, 16], n)
+    assert not verify.shapes_agree((n, 3, 16), ["M", 3, 16], n)  # a name of its own
+    assert not verify.shapes_agree((n, 3, 16), [n.render(), 3, "unk__1"], n)  # a static dim
+    assert not verify.shapes_agree((n, 3, 16), ["unk__0", 3, 16], Sym.var("B"))  # not the batch
+
+
+def test_upsample_exports_with_the_dynamo_exporter(tmp_path):
+    spec = tmp_path / "up.yaml"
+    spec.write_text(UPSAMPLE.format(mode="bilinear", factor="[2, 3]"))
+    result = run(spec, "-o", tmp_path / "up.onnx", "--exporter", "dynamo", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["verified"]
 
 
 def test_dynamo_exporter_behind_an_option(tmp_path):

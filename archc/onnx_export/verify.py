@@ -8,18 +8,21 @@ CUDA (cuDNN picks its own algorithms).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from archc.diagnostics import Diagnostic, UsageError
-from archc.dims import Sym, format_shape
+from archc.dims import Dim, Sym, format_shape
 from archc.ir import Network
 from archc.ops.base import Shape
 
 Provider = Literal["auto", "cpu", "cuda"]
 TOLERANCE = {"CPUExecutionProvider": (1e-4, 1e-4), "CUDAExecutionProvider": (1e-3, 1e-3)}
 _NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+# How ONNX's shape inference names a dim it could not infer (fresh per unknown dim).
+_INVENTED = re.compile(r"unk__\d+")
 
 
 class VerificationFailed(Exception):
@@ -62,7 +65,7 @@ def check_graph(proto: Any, network: Network, file: Path, external: bool) -> int
     for what, static, value in pairs:
         if value is None or value not in shapes:
             continue  # folded into its neighbour (batch norm, dropout, identity)
-        if not _agree(static, shapes[value]):
+        if not shapes_agree(static, shapes[value], network.input[0]):
             raise VerificationFailed(
                 f"ONNX shape inference gives {format_shape(shapes[value])} for {what}, "
                 f"archc's static shape is {format_shape(static)}"
@@ -86,14 +89,25 @@ def _dims(value: Any) -> list[int | str | None]:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
 
 
-def _agree(static: Shape, inferred: list[int | str | None]) -> bool:
+def shapes_agree(static: Shape, inferred: list[int | str | None], batch: Dim) -> bool:
+    """Whether ONNX's inferred shape is archc's static one, an unknown dim agreeing with a
+    symbolic one; `batch` is the input's batch dim."""
     if len(static) != len(inferred):
         return False
     for ours, theirs in zip(static, inferred):
         if isinstance(ours, Sym):
-            if theirs is not None and str(theirs) != str(ours):
-                return False
-        elif ours != theirs:
+            if theirs is None or str(theirs) == str(ours):
+                continue
+            # ONNX's Resize inference computes only the dims it knows the value of (with
+            # scales, axes or sizes, data propagation included), so after an upsample the
+            # batch dim comes out as an invented `unk__k`: "unknown", not a claim. It cannot
+            # contradict the batch dim, which the runs at two batch sizes prove on the output;
+            # any other dim is static, where ONNX must give the number and an unknown still
+            # fails, as does a batch dim that ONNX names otherwise.
+            if ours == batch and isinstance(theirs, str) and _INVENTED.fullmatch(theirs):
+                continue
+            return False
+        if ours != theirs:
             return False
     return True
 
