@@ -235,6 +235,33 @@ CODES: list[Code] = [
         ),
     ),
     Code(
+        "bad-override",
+        "`--set` gives a parameter a value of another type than the spec's.",
+        kind="usage",
+        explanation="""`--set NAME=VALUE` gives a parameter a value of another type than the
+        one the spec declares: `--set classes=five` where `classes: 10` is an integer, or a
+        single number where the spec has a list. The value is read as YAML, so `5` is an
+        integer, `[3, 4, 6, 3]` a list and `five` a string. Like an unknown name, this is a
+        usage error (exit 2), reported before anything is checked. Give a value of the
+        parameter's type.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 1, 28, 28]
+                params:
+                  classes: 10
+                body:
+                  - flatten
+                  - linear: {out_features: $classes}
+                """
+            ),
+            set="classes=five",
+            fixed_set="classes=5",
+        ),
+    ),
+    Code(
         "undefined-ref",
         "A `ref` names an output that was not defined before it.",
         explanation="""A `ref` names an output that is not defined before it. `ref: NAME`
