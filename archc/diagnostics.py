@@ -75,13 +75,22 @@ class Diagnostic:
 
 
 class ArchcError(Exception):
-    """Base of every error the Python API raises; `diagnostics` says what went wrong and where."""
+    """Base of every error the Python API raises; `diagnostics` says what went wrong and where.
+
+    The subclass says where the error came from; the codes of its diagnostics say how the
+    command line exits (`exit_code`), so an error raised as any class exits as documented.
+    """
 
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = diagnostics
         first = diagnostics[0] if diagnostics else None
         where = f"{first.file}:{first.line}:{first.column}: " if first and first.span else ""
         super().__init__(f"{where}{first.message}" if first else "archc error")
+
+    @property
+    def exit_code(self) -> int:
+        """2 when any diagnostic is a usage error, else 1."""
+        return max((CODES[d.code].exit_code for d in self.diagnostics), default=1)
 
 
 class SpecError(ArchcError):
