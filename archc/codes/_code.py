@@ -1,9 +1,10 @@
 """What a diagnostic code is: its name, summary, severity, kind, and its explanation.
 
-Every fact about a code sits in its one `Code`, so a new code cannot be half-added: a code
-without a severity, an exit status or an explanation does not construct. The examples are
-plain data; `archc.explain` runs them, and tests/test_explain.py proves each still triggers
-its code and its fix checks clean.
+Every fact about a code sits in its one `Code`, so a new code cannot be half-added: it does
+not construct without its explanation and example, and its severity and kind (an error in the
+spec unless it says otherwise) are checked when it does. The examples are plain data;
+`archc.explain` runs them, and tests/test_explain.py proves each still triggers its code and
+its fix checks clean.
 """
 
 from __future__ import annotations
