@@ -1,8 +1,10 @@
 """The `archc` command line: thin typer commands over the Python API.
 
 Exit codes: 0 when every spec checks, 1 when any spec has an error, 2 for usage errors (no such
-file, a bad option, an unknown `--set` parameter). Heavy modules are imported inside commands,
-so that `archc --help` and `archc check` start fast and never import torch.
+file, a bad option, an unknown `--set` parameter). An `ArchcError` exits with its `exit_code`,
+which the kinds of its codes decide (archc/codes/), not the class it was raised as. Heavy
+modules are imported inside commands, so that `archc --help` and `archc check` start fast and
+never import torch.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def check(
     Example: archc check specs/densenet.yaml --input N,1,H,W
     """
     from archc.api import check_file, find_specs
-    from archc.diagnostics import UsageError, render
+    from archc.diagnostics import ArchcError, render
     from archc.report import to_github, to_json, to_sarif, to_text
     from archc.version import __version__
 
@@ -99,10 +101,10 @@ def check(
         if not files:
             raise _usage("no *.yaml or *.yml files found in " + ", ".join(specs))
         results = [check_file(path, overrides, dims) for path in files]
-    except UsageError as exc:
+    except ArchcError as exc:
         for diag in exc.diagnostics:
             typer.echo(render(diag, None), err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(exc.exit_code) from None
     renderers = {
         CheckFormat.text: to_text,
         CheckFormat.json: lambda r: to_json(r, __version__),
@@ -141,7 +143,8 @@ def explain(
 
     Example: archc explain spatial-collapse
     """
-    from archc.diagnostics import CODES, nearest
+    from archc.codes import CODES
+    from archc.diagnostics import nearest
     from archc.explain import explain as long_form
     from archc.explain import listing
 
@@ -286,7 +289,7 @@ def export(
     from pathlib import Path
 
     from archc.api import load
-    from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError, render
+    from archc.diagnostics import ArchcError, Diagnostic, SpecError, render
     from archc.version import __version__
 
     overrides, dims = _overrides(set_), _input(input)
@@ -295,7 +298,7 @@ def export(
     def progress(message: str) -> None:
         typer.echo(f"archc: {message}…", err=True)
 
-    def fail(error: ArchcError, code: int, source: str | None = None) -> typer.Exit:
+    def fail(error: ArchcError, source: str | None = None) -> typer.Exit:
         for diag in error.diagnostics:
             if isinstance(error, SpecError):
                 typer.echo(render(diag, source), err=True)
@@ -305,7 +308,7 @@ def export(
         if format is ReportFormat.json:
             diagnostics = [d.to_json() for d in error.diagnostics]
             typer.echo(json.dumps({"archc": __version__, "ok": False, "diagnostics": diagnostics}))
-        return typer.Exit(code)
+        return typer.Exit(error.exit_code)
 
     source = None
     try:
@@ -326,18 +329,14 @@ def export(
             progress=progress if show_progress else None,
             max_params=max_params,
         )
-    except SpecError as exc:
-        if source is None:
+    except ArchcError as exc:
+        if source is None and isinstance(exc, SpecError):
             with contextlib.suppress(OSError):
                 source = Path(spec).read_text("utf-8", errors="replace")
-        raise fail(exc, EXIT_SPEC, source) from None
-    except UsageError as exc:
-        raise fail(exc, EXIT_USAGE) from None
-    except ArchcError as exc:
-        raise fail(exc, EXIT_SPEC) from None
+        raise fail(exc, source) from None
     except Exception as exc:  # a bug: still one line and a clean exit code
         message = f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
-        raise fail(ArchcError([Diagnostic("export-failed", message, spec)]), EXIT_SPEC) from None
+        raise fail(ArchcError([Diagnostic("export-failed", message, spec)])) from None
     if format is ReportFormat.json:
         typer.echo(json.dumps({"archc": __version__, "ok": True, **result.to_json()}))
     else:
@@ -374,7 +373,7 @@ def graph(
     from pathlib import Path
 
     from archc.api import check_file
-    from archc.diagnostics import UsageError, render
+    from archc.diagnostics import ArchcError, render
     from archc.draw import FORMATS, render_picture, write_atomic
     from archc.report import to_text
 
@@ -386,10 +385,10 @@ def graph(
     overrides, dims = _overrides(set_), _input(input)
     try:
         result = check_file(spec, overrides, dims)
-    except UsageError as exc:
+    except ArchcError as exc:
         for diag in exc.diagnostics:
             typer.echo(render(diag, None), err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(exc.exit_code) from None
     if not result.ok:
         typer.echo(to_text([result]), err=True)
         raise typer.Exit(EXIT_SPEC)
@@ -430,7 +429,7 @@ def diff(
     import json
 
     from archc.api import check_file
-    from archc.diagnostics import UsageError, render
+    from archc.diagnostics import ArchcError, render
     from archc.diff import diff_results, to_text
     from archc.version import __version__
 
@@ -441,10 +440,10 @@ def diff(
             result = check_file(path, overrides, dims)
             result.overrides = overrides
             results.append(result)
-    except UsageError as exc:
+    except ArchcError as exc:
         for diag in exc.diagnostics:
             typer.echo(render(diag, None), err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(exc.exit_code) from None
     failed = {result.file: result for result in results if not result.ok}
     if failed and format is ReportFormat.text:  # nothing to compare: say what is wrong instead
         from archc.report import to_text as check_text

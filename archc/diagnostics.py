@@ -2,7 +2,9 @@
 
 Every problem archc finds in a spec becomes a `Diagnostic` with a stable kebab-case code, the
 file, line and column of the YAML that causes it, and, where a fix can be computed, a `help`
-line. `render` prints it the way compilers do:
+line. The code (archc/codes/) decides the diagnostic's severity and the exit status of an
+error that carries it, so a raising site names the code and nothing else about it. `render`
+prints it the way compilers do:
 
     error[channel-mismatch]: `conv2d` expects 64 input channels, got 1
       --> specs/vgg.yaml:12:9
@@ -15,72 +17,8 @@ line. `render` prints it the way compilers do:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-Severity = Literal["error", "warning"]
-
-# Every code archc emits, with the description `archc explain` prints.
-CODES: dict[str, str] = {
-    "file-unreadable": "The spec file cannot be read (missing, a directory, or unreadable).",
-    "file-too-large": "The spec file is larger than the size limit.",
-    "bad-encoding": "The file is not valid UTF-8 text, or contains NUL bytes.",
-    "yaml-syntax": "The file is not well-formed YAML.",
-    "yaml-tag": "A YAML tag (`!!python/...`, `!!set`, `!custom`) was used; "
-    "archc accepts plain data only.",
-    "duplicate-key": "A mapping states the same key twice.",
-    "bad-key": "A mapping key is not a plain string.",
-    "too-deep": "The YAML nests deeper than the nesting limit.",
-    "too-many-nodes": "The YAML, with its aliases expanded, has more nodes than the limit.",
-    "recursive-alias": "A YAML alias refers to a node that contains it.",
-    "ambiguous-scalar": "A plain scalar whose meaning differs between YAML versions "
-    "(`010`, `0x10`).",
-    "bad-number": "A number that is not finite or is too large.",
-    "empty-spec": "The file holds no document.",
-    "not-a-mapping": "A value that must be a mapping is something else.",
-    "unknown-field": "A mapping has a key that its object does not know.",
-    "missing-field": "A required key is absent.",
-    "wrong-type": "A value has the wrong type.",
-    "out-of-range": "A value is outside the range its field accepts.",
-    "unsupported-version": "The spec's format version is not one this archc reads.",
-    "unknown-op": "A layer names an op or block that does not exist.",
-    "bad-layer": "A layer item is not of the form `op` or `op: {fields}`.",
-    "bad-expression": "An expression in an argument cannot be parsed or evaluated.",
-    "undefined-name": "An expression names a parameter or argument that does not exist.",
-    "unknown-param": "`--set` names a spec parameter that does not exist.",
-    "undefined-ref": "A `ref` names an output that was not defined before it.",
-    "duplicate-name": "Two siblings have the same name, so their paths would collide.",
-    "reserved-name": "A block argument uses a name reserved for layer items.",
-    "recursive-block": "A block includes itself, directly or through other blocks.",
-    "too-many-layers": "The network expands to more layers than the limit.",
-    "bad-input": "The input shape is malformed.",
-    "rank-mismatch": "An op receives a tensor of a rank it does not accept.",
-    "channel-mismatch": "A stated input width disagrees with the incoming tensor.",
-    "features-mismatch": "A linear layer's stated `in_features` disagrees with the features "
-    "flowing in.",
-    "spatial-collapse": "A spatial size becomes zero or negative.",
-    "bad-groups": "Channels are not divisible by `groups`.",
-    "bad-padding": "Padding is too large for the kernel, or `same` padding with a stride.",
-    "merge-mismatch": "Branches merged by `add` or `concat` have incompatible shapes.",
-    "symbolic-channels": "A channel or feature count depends on a symbolic input dim.",
-    "lossy-downsampling": "A pooling or strided convolution drops rows or columns of its input.",
-    "over-budget": "Building the network would allocate more parameters than `--max-params`.",
-    "missing-dependency": "A package that `build` or `export` needs (torch, onnx, onnxruntime) "
-    "is not installed.",
-    "lowering-mismatch": "The torch module disagrees with the static answers (a bug in archc).",
-    "bad-output": "The export's output path is a directory, a device, the spec itself, or in a "
-    "missing or read-only folder.",
-    "bad-option": "An export option has a value it does not accept (an opset out of range).",
-    "symbolic-input": "An ONNX export needs concrete spatial sizes; the input has symbolic ones.",
-    "provider-unavailable": "`--provider cuda` was asked for where ONNX Runtime cannot run CUDA.",
-    "export-failed": "torch's ONNX exporter failed on a spec that checks.",
-    "verify-failed": "The exported ONNX file disagrees with the static shapes or with PyTorch.",
-    "write-failed": "Writing the exported file failed (a full disk, a permission).",
-    "onnx-ceil-mode": "A ceil_mode pooling whose last window PyTorch drops and ONNX keeps: an "
-    "ONNX export computes another shape.",
-    "uneven-adaptive-pool": "An adaptive pool's output size does not divide its input size: its "
-    "windows differ in size, and ONNX export of such a pool fails.",
-    "size-dependent-merge": "Branches merged by `add` or `concat` agree only for some input sizes.",
-}
+from archc.codes import CODES, Severity
 
 
 @dataclass(frozen=True)
@@ -105,12 +43,16 @@ class Diagnostic:
     message: str
     file: str
     span: Span | None = None
-    severity: Severity = "error"
     hint: str | None = None
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        assert self.code in CODES, f"unregistered diagnostic code {self.code!r}"
+        if self.code not in CODES:
+            raise ValueError(f"unregistered diagnostic code {self.code!r}")
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code].severity
 
     @property
     def line(self) -> int:
@@ -133,13 +75,22 @@ class Diagnostic:
 
 
 class ArchcError(Exception):
-    """Base of every error the Python API raises; `diagnostics` says what went wrong and where."""
+    """Base of every error the Python API raises; `diagnostics` says what went wrong and where.
+
+    The subclass says where the error came from; the codes of its diagnostics say how the
+    command line exits (`exit_code`), so an error raised as any class exits as documented.
+    """
 
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = diagnostics
         first = diagnostics[0] if diagnostics else None
         where = f"{first.file}:{first.line}:{first.column}: " if first and first.span else ""
         super().__init__(f"{where}{first.message}" if first else "archc error")
+
+    @property
+    def exit_code(self) -> int:
+        """2 when any diagnostic is a usage error, else 1."""
+        return max((CODES[d.code].exit_code for d in self.diagnostics), default=1)
 
 
 class SpecError(ArchcError):

@@ -213,7 +213,7 @@ def to_github(results: list[Result]) -> str:
 
 def to_sarif(results: list[Result], version: str) -> str:
     """SARIF 2.1.0 for code-scanning interfaces."""
-    from archc.diagnostics import CODES
+    from archc.codes import CODES
 
     used = sorted({d.code for r in results for d in r.diagnostics})
     sarif_results = []
@@ -245,7 +245,8 @@ def to_sarif(results: list[Result], version: str) -> str:
                         "name": "archc",
                         "version": version,
                         "rules": [
-                            {"id": code, "shortDescription": {"text": CODES[code]}} for code in used
+                            {"id": code, "shortDescription": {"text": CODES[code].summary}}
+                            for code in used
                         ],
                     }
                 },

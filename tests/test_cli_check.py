@@ -245,6 +245,13 @@ def test_set_unknown_parameter_is_a_usage_error_with_the_nearest_name(check):
     assert out == ""
 
 
+def test_set_of_the_wrong_type_is_a_usage_error_with_the_type(check):
+    code, out, err = check(LENET, "--set", "classes=five")
+    assert code == 2
+    assert "error[bad-override]: --set classes=five: `classes` is an integer" in err
+    assert out == ""
+
+
 @pytest.mark.parametrize(
     "args",
     [

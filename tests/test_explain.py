@@ -16,20 +16,13 @@ from typer.testing import CliRunner
 
 from archc.api import check_file
 from archc.cli import app
-from archc.diagnostics import CODES, render
-from archc.explain import (
-    EXAMPLE_FILE,
-    EXPLANATIONS,
-    CommandExample,
-    SpecExample,
-    _text,
-    diagnose,
-    explain,
-)
+from archc.codes import CODES, EXAMPLE_FILE, CommandExample, SpecExample
+from archc.diagnostics import render
+from archc.explain import _text, diagnose, explain
 from tests.test_diagnostics import NOT_FROM_A_SPEC
 
-WARNINGS = {"lossy-downsampling", "uneven-adaptive-pool", "onnx-ceil-mode", "size-dependent-merge"}
-SPEC_EXAMPLES = sorted(c for c, e in EXPLANATIONS.items() if isinstance(e.example, SpecExample))
+WARNINGS = {name for name, code in CODES.items() if code.severity == "warning"}
+SPEC_EXAMPLES = sorted(c for c, code in CODES.items() if isinstance(code.example, SpecExample))
 # A spec triggers file-too-large only past 512 KiB: no example to print, so a command line.
 COMMAND_ONLY = set(NOT_FROM_A_SPEC) | {"file-too-large"}
 
@@ -41,10 +34,13 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_every_code_has_an_explanation():
-    missing = sorted(set(CODES) - set(EXPLANATIONS))
-    assert not missing, f"codes without an explanation in archc/explain.py: {missing}"
-    assert not set(EXPLANATIONS) - set(CODES), "explanations of unknown codes"
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_every_code_has_a_summary_an_explanation_and_an_example(code: str):
+    entry = CODES[code]
+    assert entry.name == code
+    assert entry.summary.strip() and entry.summary.rstrip().endswith("."), code
+    assert entry.explanation.strip(), code
+    assert isinstance(entry.example, SpecExample | CommandExample), code
 
 
 def test_every_code_a_spec_can_trigger_has_a_spec_example():
@@ -52,25 +48,24 @@ def test_every_code_a_spec_can_trigger_has_a_spec_example():
     assert not wanting, f"give these a SpecExample, not a command line: {wanting}"
 
 
-@pytest.mark.parametrize("code", sorted(EXPLANATIONS))
+@pytest.mark.parametrize("code", sorted(CODES))
 def test_explanation_is_three_to_eight_lines(code: str):
-    lines = _text(EXPLANATIONS[code].text).splitlines()
+    lines = _text(CODES[code].explanation).splitlines()
     assert 3 <= len(lines) <= 8, f"{code}: {len(lines)} lines"
 
 
 @pytest.mark.parametrize("code", SPEC_EXAMPLES)
 def test_example_triggers_exactly_its_code(code: str):
-    example = EXPLANATIONS[code].example
+    example = CODES[code].example
     if example.wrong:
         assert example.spec.count(example.wrong) == 1, f"{code}: `wrong` must occur once"
     diagnostics, _ = diagnose(example)
     assert [d.code for d in diagnostics] == [code]
-    assert diagnostics[0].severity == ("warning" if code in WARNINGS else "error")
 
 
 @pytest.mark.parametrize("code", SPEC_EXAMPLES)
 def test_fixed_example_checks_clean(code: str):
-    example = EXPLANATIONS[code].example
+    example = CODES[code].example
     changed = (example.fixed, example.fixed_set, "utf-8")
     assert changed != (example.spec, example.set, example.encoding), (
         f"{code}: the fix changes nothing"
@@ -81,10 +76,10 @@ def test_fixed_example_checks_clean(code: str):
     assert [(d.code, d.line, d.message) for d in diagnostics] == []
 
 
-@pytest.mark.parametrize("code", [c for c in SPEC_EXAMPLES if not EXPLANATIONS[c].example.set])
+@pytest.mark.parametrize("code", [c for c in SPEC_EXAMPLES if not CODES[c].example.set])
 def test_example_as_a_file_gives_the_same_findings(code: str, tmp_path, monkeypatch):
     """The live run (load_text + check) agrees with `check_file` on the same bytes."""
-    example = EXPLANATIONS[code].example
+    example = CODES[code].example
     monkeypatch.chdir(tmp_path)
     (tmp_path / EXAMPLE_FILE).write_bytes(example.spec.encode(example.encoding))
     result = check_file(EXAMPLE_FILE)
@@ -93,7 +88,7 @@ def test_example_as_a_file_gives_the_same_findings(code: str, tmp_path, monkeypa
 
 
 def test_command_examples_are_archc_command_lines():
-    for code, entry in EXPLANATIONS.items():
+    for code, entry in CODES.items():
         if isinstance(entry.example, CommandExample):
             assert code in COMMAND_ONLY, f"{code} can come from a spec: give a SpecExample"
             assert "archc " in entry.example.command and "archc " in entry.example.fixed
@@ -102,20 +97,20 @@ def test_command_examples_are_archc_command_lines():
 # The command line ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", sorted(EXPLANATIONS))
+@pytest.mark.parametrize("code", sorted(CODES))
 def test_explain_prints_the_long_form(code: str):
     status, out, _ = invoke("explain", code)
     assert status == 0
     lines = out.splitlines()
-    assert lines[0] == f"{code}: {CODES[code]}"
-    assert _text(EXPLANATIONS[code].text) in out
+    assert lines[0] == f"{code}: {CODES[code].summary}"
+    assert _text(CODES[code].explanation) in out
     assert any(line.startswith("Example") for line in lines)
     assert any(line.startswith("Fix") for line in lines)
     assert "stale" not in out
 
 
 def test_explain_prints_what_archc_check_prints(tmp_path, monkeypatch):
-    example = EXPLANATIONS["channel-mismatch"].example
+    example = CODES["channel-mismatch"].example
     monkeypatch.chdir(tmp_path)
     (tmp_path / EXAMPLE_FILE).write_text(example.spec, "utf-8")
     status, checked, _ = invoke("check", EXAMPLE_FILE)
@@ -141,7 +136,7 @@ def test_explain_without_a_code_lists_every_code():
     rows = [line.split(None, 1) for line in out.splitlines()]
     assert [code for code, _ in rows] == list(CODES)
     assert [" ".join(text.split()) for _, text in rows] == [
-        " ".join(d.split()) for d in CODES.values()
+        " ".join(code.summary.split()) for code in CODES.values()
     ]
 
 
@@ -171,6 +166,6 @@ def test_import_archc_and_check_do_not_load_explain(tmp_path):
 
 def test_explain_is_plain_text():
     """No control characters reach the terminal, whatever the example holds."""
-    for code in EXPLANATIONS:
+    for code in CODES:
         text = explain(code)
         assert not any(ord(c) < 32 and c != "\n" for c in text), code

@@ -124,7 +124,6 @@ def _lossy(network: Network, reexpand: Reexpand | None) -> None:
             + (f"; {len(rest)} later layer(s) drop more" if rest else ""),
             layer.file,
             layer.span,
-            severity="warning",
             hint=_lossless_hint(network, hw, reexpand),
             notes=notes,
         )
@@ -212,7 +211,6 @@ def _adaptive(network: Network) -> None:
                     + ", so its windows differ in size",
                     layer.file,
                     layer.span,
-                    severity="warning",
                     hint="make the input size a multiple of the output size (ONNX export "
                     "fails otherwise), or pool to 1×1 with `globalavgpool2d`",
                 )
@@ -240,7 +238,6 @@ def _ceil_mode(network: Network) -> None:
                     "graph computes another shape",
                     layer.file,
                     layer.span,
-                    severity="warning",
                     hint="use `ceil_mode: false` with enough `padding`, or an input size whose "
                     "last window starts inside it",
                 )
@@ -295,7 +292,6 @@ def _merges(network: Network) -> None:
                 f"with it, the valid inputs narrow to {text}",
                 network.file,
                 condition.span,
-                severity="warning",
                 hint="pad or crop a branch, or use input sizes from that set",
             )
         )

@@ -185,7 +185,7 @@ def _resolve_params(
                 raise UsageError(
                     [
                         Diagnostic(
-                            "wrong-type",
+                            "bad-override",
                             f"--set {name}={overrides[name]}: `{name}` is {_type_name(raw)}",
                             file,
                             hint=f"give `{name}` {_type_name(raw)}",

@@ -629,6 +629,4 @@ def _is_type(value: Any, kind: str) -> bool:
 
 
 def _with_span(diag: Diagnostic, span: Span) -> Diagnostic:
-    return Diagnostic(
-        diag.code, diag.message, diag.file, span, diag.severity, diag.hint, diag.notes
-    )
+    return Diagnostic(diag.code, diag.message, diag.file, span, diag.hint, diag.notes)

@@ -1,0 +1,151 @@
+"""Codes of `build` and `export`: a request archc refuses, and a failure after the check.
+
+No spec given to `archc check` triggers these, so each example is a command line. The kind
+matters most here: a bad request (a path, an option, a missing package) exits 2, an export
+that fails although the spec checks exits 1.
+"""
+
+from __future__ import annotations
+
+from archc.codes._code import Code, CommandExample
+
+STAGE = 5
+
+CODES: list[Code] = [
+    Code(
+        "over-budget",
+        "Building the network would allocate more parameters than `--max-params`.",
+        kind="usage",
+        explanation="""`build` or `export` would allocate more parameters and buffers than
+        `--max-params` (default 2,000,000,000, 8 GB of fp32 weights). `check` never allocates
+        weights and accepts any size; building needs the memory, so archc refuses before torch
+        allocates anything, rather than let the machine swap or be killed. This is a usage error
+        (exit 2). Raise `--max-params` if the machine has the memory, or shrink the network.""",
+        example=CommandExample(
+            "archc export specs/resnet18.yaml -o r18.onnx --max-params 1000000",
+            "archc export specs/resnet18.yaml -o r18.onnx --max-params 20000000",
+        ),
+    ),
+    Code(
+        "missing-dependency",
+        "A package that `build` or `export` needs (torch, onnx, onnxruntime) is not installed.",
+        kind="usage",
+        explanation="""`build` and `export` need torch, and `export` also onnx and onnxruntime;
+        `check` needs none of them, so they are an optional extra, and one of them cannot be
+        imported here. This is a usage error (exit 2). Install the extra: `pip install
+        'archc[export]'`.""",
+        example=CommandExample(
+            "archc export specs/lenet.yaml -o lenet.onnx    # without torch installed",
+            "pip install 'archc[export]' && archc export specs/lenet.yaml -o lenet.onnx",
+        ),
+    ),
+    Code(
+        "lowering-mismatch",
+        "The torch module disagrees with the static answers (a bug in archc).",
+        kind="export",
+        explanation="""The torch module archc built disagrees with its own static answers (a
+        parameter or buffer count, or two layers claiming one path). No spec should trigger it:
+        it is a bug in archc's lowering, caught before a wrong module is returned or exported.
+        Please report it with the spec and the command; the static answers of `archc check` are
+        not affected.""",
+        example=CommandExample(
+            "archc export SPEC.yaml -o out.onnx    # no spec triggers it on purpose",
+            "archc check SPEC.yaml                 # the static answers, and report the bug",
+        ),
+    ),
+    Code(
+        "bad-output",
+        "The export's output path is a directory, a device, the spec itself, or in a "
+        "missing or read-only folder.",
+        kind="usage",
+        explanation="""The export's output path cannot be written: it is a directory, a device
+        or pipe, the spec file itself, or in a folder that does not exist or is not writable.
+        archc checks this before any work, so a long export does not fail at its last step. This
+        is a usage error (exit 2). Give a file path in a writable folder.""",
+        example=CommandExample(
+            "archc export specs/lenet.yaml -o specs/",
+            "archc export specs/lenet.yaml -o lenet.onnx",
+        ),
+    ),
+    Code(
+        "bad-option",
+        "An export option has a value it does not accept (an opset out of range).",
+        kind="usage",
+        explanation="""An export option has a value it does not accept: an `--opset` outside
+        what the chosen exporter writes (torchscript: 9 to 20; dynamo: 18 to 23). This is a
+        usage error (exit 2), reported before any work. Use an opset in the range the message
+        gives.""",
+        example=CommandExample(
+            "archc export specs/lenet.yaml -o lenet.onnx --opset 99",
+            "archc export specs/lenet.yaml -o lenet.onnx --opset 18",
+        ),
+    ),
+    Code(
+        "symbolic-input",
+        "An ONNX export needs concrete spatial sizes; the input has symbolic ones.",
+        kind="usage",
+        explanation="""An ONNX export needs concrete spatial sizes, and the input (the spec's,
+        or `--input`'s) has symbolic ones such as H and W. The batch dim may stay symbolic (a
+        dynamic axis). This is a usage error (exit 2). Give the sizes with `--input`; `archc
+        check` on the spec lists the sizes it accepts.""",
+        example=CommandExample(
+            "archc export specs/unet.yaml -o unet.onnx --input N,3,H,W",
+            "archc export specs/unet.yaml -o unet.onnx --input N,3,128,128",
+        ),
+    ),
+    Code(
+        "provider-unavailable",
+        "`--provider cuda` was asked for where ONNX Runtime cannot run CUDA.",
+        kind="usage",
+        explanation="""`--provider cuda` asks to verify the export on ONNX Runtime's CUDA
+        provider, and this ONNX Runtime has none (the `onnxruntime` package is CPU-only; CUDA
+        needs `onnxruntime-gpu` with a matching CUDA). archc does not fall back silently, since
+        you asked for CUDA. This is a usage error (exit 2). Install onnxruntime-gpu, or use
+        `--provider cpu` (or `auto`, which uses CUDA where it is available).""",
+        example=CommandExample(
+            "archc export specs/lenet.yaml -o lenet.onnx --provider cuda   # no CUDA here",
+            "archc export specs/lenet.yaml -o lenet.onnx --provider cpu",
+        ),
+    ),
+    Code(
+        "export-failed",
+        "torch's ONNX exporter failed on a spec that checks.",
+        kind="export",
+        explanation="""torch's ONNX exporter failed on a spec that checks. No spec should
+        trigger it: the spec is valid, and the failure is a bug or limitation of archc or of
+        torch's exporter. Nothing is written (the output is left as it was). Try the other
+        exporter (`--exporter dynamo` or `torchscript`), and please report it with the spec.""",
+        example=CommandExample(
+            "archc export SPEC.yaml -o out.onnx    # no spec triggers it on purpose",
+            "archc export SPEC.yaml -o out.onnx --exporter dynamo",
+        ),
+    ),
+    Code(
+        "verify-failed",
+        "The exported ONNX file disagrees with the static shapes or with PyTorch.",
+        kind="export",
+        explanation="""The exported ONNX file disagrees with archc's static shapes, is rejected
+        by the ONNX checker, or its outputs on ONNX Runtime differ from PyTorch's beyond
+        tolerance. No spec should trigger it: it is a bug in archc, torch's exporter or ONNX
+        Runtime, and the file is not written. Try `--provider cpu` if it failed on CUDA, or the
+        other exporter, and please report it with the spec.""",
+        example=CommandExample(
+            "archc export SPEC.yaml -o out.onnx    # no spec triggers it on purpose",
+            "archc export SPEC.yaml -o out.onnx --provider cpu",
+        ),
+    ),
+    Code(
+        "write-failed",
+        "Writing the exported file failed (a full disk, a permission).",
+        kind="usage",
+        explanation="""Writing the exported file failed after the export itself succeeded: the
+        disk is full, a quota is reached, or a permission changed. archc writes to a temporary
+        file beside the output and moves it into place only when complete, so the output is left
+        as it was. Like a refused output, this is a usage error (exit 2). Free space, or write
+        somewhere else.""",
+        example=CommandExample(
+            "archc export specs/resnet18.yaml -o /mnt/full/r18.onnx   # a full disk",
+            "archc export specs/resnet18.yaml -o r18.onnx",
+        ),
+    ),
+]
