@@ -79,8 +79,6 @@ def check_file(
     input_dims: list[int | str] | None = None,
 ) -> Result:
     """Load and check one file; every problem, usage errors aside, lands in the result."""
-    from archc.analysis.valid_inputs import valid_input_sets
-
     file = str(path)
     try:
         spec = load(path, overrides)
@@ -92,7 +90,7 @@ def check_file(
                 source = Path(path).read_text("utf-8", errors="replace")
         return Result(file, source, None, exc.diagnostics)
     network = check(spec, input_dims)
-    return Result(file, spec.source, network, network.diagnostics, valid_input_sets(network))
+    return Result(file, spec.source, network, network.diagnostics)
 
 
 def find_specs(paths: list[str | os.PathLike]) -> list[Path]:

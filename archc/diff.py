@@ -15,22 +15,17 @@ from __future__ import annotations
 
 import difflib
 
-from archc.analysis.memory import activation_peak
 from archc.dims import dim_json, format_shape
-from archc.report import Result, _rf_json, per_axis
+from archc.report import Result, layer_json, per_axis
 
 _FIELDS = ("op", "output", "params", "macs", "rf")
 
 
-def _layer(layer) -> dict:
-    return {
-        "op": layer.op.name,
-        "output": [dim_json(d) for d in layer.shape],
-        "params": layer.params,
-        "macs": dim_json(layer.macs),
-        "rf": _rf_json(layer.rf),
-        "line": layer.line,
-    }
+def _layers(result: Result) -> list[dict]:
+    """Each layer's answers as `check --format json` gives them, less its path and buffers."""
+    net = result.network
+    rows = [layer_json(net, index) for index in range(len(net.layers))] if net else []
+    return [{key: row[key] for key in (*_FIELDS, "line")} for row in rows]
 
 
 def _delta(a, b) -> dict:
@@ -47,12 +42,13 @@ def diff_results(a: Result, b: Result) -> dict:
     by_path = 2 * shared >= max(len(paths_a), len(paths_b), 1)
     if not by_path:  # differently named specs (lenet vs lenet_bn): align on the ops
         paths_a, paths_b = [x.op.name for x in layers_a], [x.op.name for x in layers_b]
+    rows_a, rows_b = _layers(a), _layers(b)
     changes = []
     matcher = difflib.SequenceMatcher(None, paths_a, paths_b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            for la, lb in zip(layers_a[i1:i2], layers_b[j1:j2]):
-                old, new = _layer(la), _layer(lb)
+            for i, j in zip(range(i1, i2), range(j1, j2)):
+                la, lb, old, new = layers_a[i], layers_b[j], rows_a[i], rows_b[j]
                 fields = [f for f in _FIELDS if old[f] != new[f]]
                 if fields:  # a mere rename (specs aligned on their ops) is not listed
                     path = la.path if la.path == lb.path else f"{la.path} -> {lb.path}"
@@ -61,13 +57,15 @@ def diff_results(a: Result, b: Result) -> dict:
                         {"path": path, "change": "changed", "fields": fields, "a": old, "b": new}
                     )
             continue
-        for la in layers_a[i1:i2]:
+        for i in range(i1, i2):
+            path = layers_a[i].path
             changes.append(
-                {"path": la.path, "change": "removed", "fields": [], "a": _layer(la), "b": None}
+                {"path": path, "change": "removed", "fields": [], "a": rows_a[i], "b": None}
             )
-        for lb in layers_b[j1:j2]:
+        for j in range(j1, j2):
+            path = layers_b[j].path
             changes.append(
-                {"path": lb.path, "change": "added", "fields": [], "a": None, "b": _layer(lb)}
+                {"path": path, "change": "added", "fields": [], "a": None, "b": rows_b[j]}
             )
     return {
         "a": _side(a),
@@ -94,8 +92,7 @@ def _totals(a: Result, b: Result) -> dict:
     na, nb = a.network, b.network
 
     def peak(net):
-        found = activation_peak(net) if net is not None and net.ok else None
-        return found[0] * 4 if found else None
+        return net.analysis.memory["activations_peak_bytes"] if net is not None else None
 
     def output(net):
         return [dim_json(d) for d in net.output_shape] if net and net.output_shape else None

@@ -8,7 +8,6 @@ shape, parameters, buffers, MACs. Analysis, lowering and rendering all read this
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from archc.diagnostics import Diagnostic, Span
 from archc.dims import Dim
@@ -27,7 +26,6 @@ class Layer:
     macs: Dim
     span: Span
     file: str
-    rf: Any = None  # filled by archc.analysis.receptive_field
 
     @property
     def line(self) -> int:
@@ -57,6 +55,27 @@ class Group:
 
 
 @dataclass
+class Analysis:
+    """What the analyses found about a network: one record, filled once by the pipeline
+    (`archc.analysis.analyze`); renderers read it and compute nothing themselves.
+
+    The size warnings and hints it finds go to `Network.diagnostics`, beside the errors.
+    """
+
+    # Per layer, in order: one `archc.ops.base.ReceptiveField` per spatial input axis; empty
+    # when the network has errors or no spatial axes.
+    receptive_fields: list[tuple] = field(default_factory=list)
+    # `archc.analysis.valid_inputs.ValidInputs` for symbolic spatial input dims, else None.
+    valid_inputs: dict | None = None
+    # The `memory` object of the JSON result (`archc.analysis.memory.memory_usage`).
+    memory: dict | None = None
+
+    def receptive_field(self, index: int) -> tuple | None:
+        """The receptive field of layer `index`, or None where it was not computed."""
+        return self.receptive_fields[index] if index < len(self.receptive_fields) else None
+
+
+@dataclass
 class Network:
     name: str
     description: str
@@ -68,6 +87,7 @@ class Network:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)
     groups: dict[str, Group] = field(default_factory=dict)  # by path, in expansion order
+    analysis: Analysis = field(default_factory=Analysis)
 
     @property
     def ok(self) -> bool:

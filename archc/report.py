@@ -19,7 +19,10 @@ class Result:
     source: str | None
     network: Network | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    valid_inputs: dict | None = None
+
+    @property
+    def valid_inputs(self) -> dict | None:
+        return self.network.analysis.valid_inputs if self.network is not None else None
 
     @property
     def ok(self) -> bool:
@@ -61,23 +64,26 @@ def _rf_json(rf) -> dict | None:
 # JSON -----------------------------------------------------------------------------------------
 
 
+def layer_json(net: Network, index: int) -> dict:
+    """One entry of the JSON result's `layers`: layer `index` of `net` with its answers."""
+    layer = net.layers[index]
+    return {
+        "path": layer.path,
+        "op": layer.op.name,
+        "output": [dim_json(d) for d in layer.shape],
+        "params": layer.params,
+        "buffers": layer.buffers,
+        "macs": dim_json(layer.macs),
+        "rf": _rf_json(net.analysis.receptive_field(index)),
+        "line": layer.line,
+    }
+
+
 def result_json(result: Result) -> dict:
     net = result.network
     layers = []
     if net is not None:
-        layers = [
-            {
-                "path": layer.path,
-                "op": layer.op.name,
-                "output": [dim_json(d) for d in layer.shape],
-                "params": layer.params,
-                "buffers": layer.buffers,
-                "macs": dim_json(layer.macs),
-                "rf": _rf_json(layer.rf),
-                "line": layer.line,
-            }
-            for layer in net.layers
-        ]
+        layers = [layer_json(net, index) for index in range(len(net.layers))]
     document = {
         "file": result.file,
         "name": net.name if net else None,
@@ -97,9 +103,7 @@ def result_json(result: Result) -> dict:
         if square:  # the dims are coupled; the sets are those of square inputs
             document["valid_inputs_square"] = list(square)
     if net is not None:
-        from archc.analysis.memory import memory_usage
-
-        document["memory"] = memory_usage(net)
+        document["memory"] = net.analysis.memory
     return document
 
 
@@ -113,7 +117,7 @@ def to_json(results: list[Result], version: str) -> str:
 def table(net: Network, valid_inputs=None) -> str:
     """The per-layer table of a network, then its totals and, if any, its valid input sizes."""
     rows = [("path", "op", "output", "params", "MACs", "RF /stride", "line")]
-    for layer in net.layers:
+    for index, layer in enumerate(net.layers):
         rows.append(
             (
                 layer.path,
@@ -121,7 +125,7 @@ def table(net: Network, valid_inputs=None) -> str:
                 format_shape(layer.shape),
                 _count(layer.params) if layer.params else "",
                 _count(layer.macs) if layer.macs else "",
-                _rf_text(layer.rf),
+                _rf_text(net.analysis.receptive_field(index)),
                 str(layer.line),
             )
         )
@@ -141,11 +145,10 @@ def table(net: Network, valid_inputs=None) -> str:
         f"fp32 {_bytes(net.params * 4)}, fp16 {_bytes(net.params * 2)})  "
         f"MACs {_count(net.macs)} at batch 1"
     )
-    from archc.analysis.memory import activation_peak
-
-    peak = activation_peak(net)
-    if peak is not None:
-        totals += f"  activations {_bytes(peak[0] * 4)} peak (fp32, at `{peak[1]}`)"
+    memory = net.analysis.memory
+    if memory and memory["activations_peak_bytes"] is not None:
+        peak, where = memory["activations_peak_bytes"], memory["activations_peak_at"]
+        totals += f"  activations {_bytes(peak)} peak (fp32, at `{where}`)"
     footer = [totals]
     if valid_inputs is not None and hasattr(valid_inputs, "text"):
         footer.append(f"valid inputs: {valid_inputs.text()}")

@@ -74,9 +74,9 @@ def _runs(mask) -> list[tuple[int, int]]:
     return [tuple(r) for r in runs]
 
 
-def _field(layer, size: int) -> tuple[int, int, int]:
+def _field(rf, size: int) -> tuple[int, int, int]:
     """(size, stride, padding) along the height; a symbolic size evaluated at H = size."""
-    field = layer.rf[0]
+    field = rf[0]
     rf = field.size.subs({"H": size}) if hasattr(field.size, "subs") else field.size
     return int(rf), int(field.stride), int(field.padding)
 
@@ -90,9 +90,9 @@ def _predicted(field, position: int, size: int) -> tuple[int, int]:
 def _input_size(network) -> int:
     """A size at which an inner field of every layer lies inside the input."""
     largest = max(
-        layer.rf[0].size
-        for layer in network.layers
-        if layer.rf and len(layer.shape) == 4 and isinstance(layer.rf[0].size, int)
+        rf[0].size
+        for layer, rf in zip(network.layers, network.analysis.receptive_fields)
+        if len(layer.shape) == 4 and isinstance(rf[0].size, int)
     )
     return 3 * largest + 64
 
@@ -112,6 +112,7 @@ def test_receptive_fields_match_gradient_measurement(name):
     assert network.ok
     size = _input_size(network)
     ours = [layer for layer in network.layers if not isinstance(layer.op, Merge)]
+    rf = dict(zip([layer.path for layer in network.layers], network.analysis.receptive_fields))
     make, _ = seed_nets.SEED_NETWORKS[name]
     model = _linearize(make()).double().eval()
     outputs: list = []
@@ -129,12 +130,14 @@ def test_receptive_fields_match_gradient_measurement(name):
     spatial = [
         i
         for i, layer in enumerate(ours)
-        if len(layer.shape) == 4 and isinstance(layer.rf[0].size, int) and layer.rf[0].size > 0
+        if len(layer.shape) == 4
+        and isinstance(rf[layer.path][0].size, int)
+        and rf[layer.path][0].size > 0
     ]
     spatial = [i for i in spatial if None not in ours[i].op.geometry(ours[i].input_shapes[0])]
     for index in _sample(spatial, 12):
         layer, out = ours[index], outputs[index]
-        field = _field(layer, size)
+        field = _field(rf[layer.path], size)
         centre = field[0] // field[1] + 1  # the first whose field is disjoint from the corner's
         # The top-left position and an inner one at once: their fields are disjoint.
         (grad,) = torch.autograd.grad(
@@ -177,7 +180,7 @@ def test_an_op_that_mixes_an_axis_sees_all_of_it(last, mixed):
     )
     network = archc.check(spec)
     assert network.ok
-    conv, op = network.layers
+    assert len(network.layers) == 2
     model = archc.build(network).double().eval()
     x = torch.randn(1, 3, 8, 8, dtype=torch.float64, requires_grad=True)
     out = model(x)[0, :, 3, 3]  # a weighted sum: a plain one of a softmax is constant
@@ -188,5 +191,5 @@ def test_an_op_that_mixes_an_axis_sees_all_of_it(last, mixed):
         measured = rows[-1] - rows[0] + 1
         # The whole input along a mixed axis (8, no padding); the conv's 3 otherwise.
         assert measured == (8 if mixed[axis] else 3), (axis, rows)
-        assert op.rf[axis].size == measured, (axis, op.rf[axis])
-    assert [f.size for f in conv.rf] == [3, 3]
+        assert network.analysis.receptive_fields[1][axis].size == measured, axis
+    assert [f.size for f in network.analysis.receptive_fields[0]] == [3, 3]

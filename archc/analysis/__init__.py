@@ -13,9 +13,14 @@ def analyze(network: Network, reexpand: Callable[[list], Network] | None = None)
     """Run every analysis that the check reports, in place: receptive fields, size warnings,
     and, when a concrete input fails, the input sizes that would work (which needs
     `reexpand`: the same spec expanded at other input dims)."""
+    from archc.analysis.memory import memory_usage
     from archc.analysis.receptive_field import receptive_fields
+    from archc.analysis.valid_inputs import valid_input_sets
     from archc.analysis.warnings import add_warnings
 
+    record = network.analysis
+    record.valid_inputs = valid_input_sets(network)
     if network.ok:
-        receptive_fields(network)
+        record.receptive_fields = receptive_fields(network)
+    record.memory = memory_usage(network)
     add_warnings(network, reexpand)

@@ -14,13 +14,14 @@ from archc.ir import Network
 from archc.ops.base import Fields, ReceptiveField
 
 
-def receptive_fields(network: Network) -> None:
-    """Set `layer.rf` to one ReceptiveField per spatial axis of the input, for every layer."""
+def receptive_fields(network: Network) -> list[Fields]:
+    """For every layer, one ReceptiveField per spatial axis of the input; [] without axes."""
     axes = len(network.input) - 2
     if axes < 1:
-        return
+        return []
     values: dict[int, Fields] = {0: (ReceptiveField(1, Fraction(1), Fraction(0)),) * axes}
     for index, layer in enumerate(network.layers, start=1):
-        layer.rf = values[index] = layer.op.receptive_field(
+        values[index] = layer.op.receptive_field(
             [values[v] for v in layer.inputs], layer.input_shapes
         )
+    return [values[index] for index in range(1, len(network.layers) + 1)]

@@ -19,8 +19,6 @@ from archc.analysis.periodic import TooHard, describe, nearest, solve
 from archc.dims import Sym
 from archc.ir import Condition, Network
 
-_CACHE = "_archc_valid_inputs"
-
 
 class ValidInputs(dict):
     """`{dim: [[lo, hi_or_None, step], ...]}`; `square` holds dims assumed equal, if any."""
@@ -76,16 +74,9 @@ def solve_conditions(
 def valid_input_sets(network: Network) -> ValidInputs | None:
     """`{dim: [[lo, hi_or_None, step], ...]}` for each symbolic spatial input dim, else None.
 
-    None also when the network has errors (its conditions are then incomplete).
+    None also when the network has errors (its conditions are then incomplete). A checked
+    network carries the answer in `network.analysis.valid_inputs`.
     """
-    if _CACHE in network.__dict__:
-        return network.__dict__[_CACHE]
-    result = _compute(network)
-    network.__dict__[_CACHE] = result
-    return result
-
-
-def _compute(network: Network) -> ValidInputs | None:
     dims = spatial_symbols(network)
     if not dims or not network.ok:
         return None

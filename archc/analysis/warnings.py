@@ -182,7 +182,7 @@ def _lossless_hint(network: Network, hw: tuple[int, int], reexpand: Reexpand | N
 
 
 def _adaptive(network: Network) -> None:
-    valid = valid_input_sets(network)
+    valid = network.analysis.valid_inputs
     for layer in network.layers:
         outs = layer.op.adaptive_size()
         if outs is None:
@@ -261,7 +261,7 @@ def _narrowed(network: Network, valid, extra: list) -> str | None:
 
 
 def _merges(network: Network) -> None:
-    valid = valid_input_sets(network)
+    valid = network.analysis.valid_inputs
     if valid is None:
         return
     dims, square = spatial_symbols(network), bool(valid.square)
