@@ -163,7 +163,7 @@ def explain(
 def schema() -> None:
     """Print the JSON Schema of spec files, for editors and validators.
 
-    Example: archc schema > archc.editor_schema.json
+    Example: archc schema > archc.schema.json
     """
     import json
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from archc.ops import OPS
+from archc.ops import OPS, Merge
 from archc.spec.document import FORMAT_VERSION
 
 EXPRESSION = {
@@ -89,9 +89,11 @@ def _structural() -> dict[str, dict]:
             "required": ["body"],
             "additionalProperties": False,
         },
-        "add": {**merge, "description": "branches merged by elementwise addition"},
-        "concat": {**merge, "description": "branches merged along channels"},
-        "mul": {**merge, "description": "branches multiplied elementwise (size-1 dims broadcast)"},
+        **{
+            name: {**merge, "description": cls.summary}
+            for name, cls in sorted(OPS.items())
+            if issubclass(cls, Merge)
+        },
         "ref": {"type": "string", "description": "continue from an earlier named output"},
     }
 
@@ -101,6 +103,8 @@ def spec_schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     heads: dict[str, Any] = {}
     for kind, cls in sorted(OPS.items()):
+        if issubclass(cls, Merge):
+            continue  # written with branches: among the structural items
         schema, needed = op_schema(cls)
         defs.update(needed)
         heads[kind] = {"anyOf": [{"type": "null"}, schema], "description": cls.summary}
