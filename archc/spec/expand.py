@@ -32,7 +32,7 @@ from archc.ir import Condition, Group, Layer, Network
 from archc.ops import OPS, Op, OpError, Shape
 from archc.ops.merge import MERGES, merge_shape
 from archc.spec.document import _PYTHON_TYPES, Identifier, Spec
-from archc.spec.expr import ExprError, cost, evaluate, is_expression
+from archc.spec.expr import ExprError, cost, evaluate, is_expression, variables
 from archc.spec.loader import YMap, YSeq
 from archc.spec.validate import show, validate
 
@@ -432,6 +432,7 @@ class _Expander:
             return None
         args = args if isinstance(args, YMap) else YMap(head_span)
         values: dict[str, Any] = {}
+        failed: set[str] = set()  # given, but reported already (or unknowable after an error)
         ok = True
         for key, raw in args.items():
             if key in ("name", "if"):
@@ -450,6 +451,7 @@ class _Expander:
                 continue
             value = self.value(raw, args.at(key), env, flow)
             if value is _FAIL:
+                failed.add(key)
                 ok = False
                 continue
             kind = "int" if key == "in_channels" else block.args[key].type
@@ -465,9 +467,15 @@ class _Expander:
         for arg, spec in block.args.items():
             if arg in values:
                 block_env[arg] = values[arg]
+            elif arg in failed or (
+                is_expression(spec.default) and variables(spec.default) & failed
+            ):
+                continue  # failed (reported, or unknowable after an error), or computed from one
             elif spec.default is not None:
                 default = self.value(spec.default, block.span, {**block_env, **values}, flow)
-                ok &= default is not _FAIL
+                if default is _FAIL:
+                    failed.add(arg)
+                    ok = False
                 block_env[arg] = default
             else:
                 self.error(
