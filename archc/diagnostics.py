@@ -46,7 +46,7 @@ CODES: dict[str, str] = {
     "bad-layer": "A layer item is not of the form `op` or `op: {fields}`.",
     "bad-expression": "An expression in an argument cannot be parsed or evaluated.",
     "undefined-name": "An expression names a parameter or argument that does not exist.",
-    "unknown-param": "`--set` names a spec parameter that does not exist.",
+    "unknown-param": "An override (`--set`, or `overrides` in Python) names no spec parameter.",
     "undefined-ref": "A `ref` names an output that was not defined before it.",
     "duplicate-name": "Two siblings have the same name, so their paths would collide.",
     "reserved-name": "A block argument uses a name reserved for layer items.",

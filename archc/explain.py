@@ -486,7 +486,8 @@ EXPLANATIONS: dict[str, Explanation] = {
         ),
     ),
     "unknown-param": Explanation(
-        """`--set NAME=VALUE` names a parameter that the spec's `params:` does not declare.
+        """`--set NAME=VALUE` (or a key of `overrides` in Python) names a parameter that the
+        spec's `params:` does not declare.
         Overriding a parameter that does not exist would do nothing, so a typo in a sweep
         would check the default network and report it as the variant. This is a usage error
         (exit 2); the help names the nearest parameter, or lists them all. Fix the name, or
@@ -1002,14 +1003,15 @@ def diagnose(example: SpecExample, fixed: bool = False) -> tuple[list[Diagnostic
     ['channel-mismatch']
     """
     from archc.api import check, load_text
+    from archc.cli_args import parse_set
     from archc.diagnostics import SpecError, UsageError
     from archc.spec.loader import decode
 
     text = example.fixed if fixed else example.spec
     data = text.encode("utf-8" if fixed else example.encoding)
     source = data.decode("utf-8", errors="replace")
-    pair = (example.fixed_set if fixed else example.set).partition("=")
-    overrides = {pair[0]: pair[2]} if pair[1] else None
+    pair = example.fixed_set if fixed else example.set
+    overrides = parse_set([pair]) if pair else None
     try:
         spec = load_text(decode(data, EXAMPLE_FILE), EXAMPLE_FILE, overrides)
     except (SpecError, UsageError) as exc:
