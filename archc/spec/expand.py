@@ -39,20 +39,8 @@ from archc.spec.blocks import bind
 from archc.spec.document import Identifier, Spec
 from archc.spec.expr import is_expression
 from archc.spec.loader import YMap, YSeq
-from archc.spec.state import (
-    FAIL,
-    MAX_LAYERS,
-    MAX_OPERATIONS,
-    MAX_STEPS,
-    Abort,
-    Expansion,
-    Flow,
-    Item,
-    Where,
-)
+from archc.spec.state import FAIL, MAX_LAYERS, Abort, Expansion, Flow, Item, Where
 from archc.spec.validate import show
-
-__all__ = ["MAX_LAYERS", "MAX_OPERATIONS", "MAX_STEPS", "Flow", "expand"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
