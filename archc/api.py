@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -12,17 +12,21 @@ from archc import pipeline
 from archc.diagnostics import Diagnostic, SpecError, UsageError
 from archc.ir import Network
 from archc.report import Result
-from archc.spec.document import Spec, parse_document
+from archc.spec.document import Override, ParamValue, Spec, parse_document
 from archc.spec.loader import MAX_FILE_BYTES, decode
 
 if TYPE_CHECKING:
     from archc.onnx_export import ExportResult
 
 
-def load(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Spec:
-    """Read and validate a spec file; `overrides` maps parameter names to values (`--set`).
+def load(
+    path: str | os.PathLike, overrides: Mapping[str, ParamValue | Override] | None = None
+) -> Spec:
+    """Read and validate a spec file; `overrides` maps parameter names to values.
 
-    Raises UsageError when the file cannot be read, SpecError when it is not a valid spec.
+    Each value must have its parameter's type, as a value written in the spec: `{"depths":
+    [3, 4, 6, 3]}`, not the text `"[3, 4, 6, 3]"`. Raises UsageError when the file cannot be
+    read or an override is wrong, SpecError when the file is not a valid spec.
     """
     file = str(path)
     try:
@@ -49,20 +53,43 @@ def load(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Sp
     return load_text(decode(data, file), file, overrides)
 
 
-def load_text(source: str, file: str = "<string>", overrides: dict[str, Any] | None = None) -> Spec:
-    """Validate a spec given as text; `file` names it in messages."""
-    text_overrides = {
-        k: v if isinstance(v, str) else _yaml_text(v) for k, v in (overrides or {}).items()
-    }
-    return parse_document(source, file, text_overrides)
+def load_text(
+    source: str,
+    file: str = "<string>",
+    overrides: Mapping[str, ParamValue | Override] | None = None,
+) -> Spec:
+    """Validate a spec given as text; `file` names it in messages, `overrides` as in `load`."""
+    return parse_document(source, file, _typed(overrides or {}, file))
 
 
-def _yaml_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
+def _typed(overrides: Mapping[str, ParamValue | Override], file: str) -> dict[str, Override]:
+    """Python values as overrides; an `Override` (what the command line passes, naming
+    `--set` in messages) is taken as it is."""
+    typed = {}
+    for name, value in overrides.items():
+        if isinstance(value, Override):
+            typed[name] = value
+            continue
+        where = f"overrides[{name!r}]"
+        if not _is_param_value(value):
+            raise UsageError(
+                [
+                    Diagnostic(
+                        "bad-override",
+                        f"{where}: a parameter value is an int, float, bool, str or list of "
+                        f"them, got {type(value).__name__}",
+                        file,
+                    )
+                ]
+            )
+        typed[name] = Override(value, where, repr(value))
+    return typed
+
+
+def _is_param_value(value: Any) -> bool:
     if isinstance(value, list):
-        return "[" + ", ".join(_yaml_text(v) for v in value) + "]"
-    return str(value)
+        return all(_is_param_value(v) for v in value)
+    return isinstance(value, (int, float, bool, str))
 
 
 def check(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
@@ -75,7 +102,7 @@ def check(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
 
 def check_file(
     path: str | os.PathLike,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, ParamValue | Override] | None = None,
     input_dims: list[int | str] | None = None,
 ) -> Result:
     """Load and check one file; every problem, usage errors aside, lands in the result."""

@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from archc.spec.document import Override
 
 app = typer.Typer(
     name="archc",
@@ -54,20 +57,19 @@ def _usage(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
-def _overrides(pairs: list[str] | None) -> dict[str, str]:
-    overrides = {}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise _usage(f"--set takes NAME=VALUE, got `{pair}`")
-        overrides[name.strip()] = value.strip()
-    return overrides
+def _overrides(pairs: list[str] | None) -> dict[str, Override]:
+    from archc.cli_args import parse_set
+
+    try:
+        return parse_set(pairs or [])
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
 
 
 def _input(text: str | None) -> list[int | str] | None:
     if text is None:
         return None
-    from archc.spec.document import parse_dims
+    from archc.cli_args import parse_dims
 
     try:
         return parse_dims(text)
@@ -438,7 +440,7 @@ def diff(
         results = []
         for path, overrides in ((old, overrides_a), (new or old, overrides_b)):
             result = check_file(path, overrides, dims)
-            result.overrides = overrides
+            result.overrides = {name: o.written for name, o in overrides.items()}
             results.append(result)
     except ArchcError as exc:
         for diag in exc.diagnostics:

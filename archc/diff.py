@@ -6,7 +6,7 @@ output shape, parameters, MACs or receptive field differ is a changed layer. Tot
 parameters, MACs, peak activation memory, output shape and valid input sizes.
 
     >>> d = diff_results(check_file("specs/resnet18.yaml"),
-    ...                  check_file("specs/resnet18.yaml", {"depths": "[3, 4, 6, 3]"}))
+    ...                  check_file("specs/resnet18.yaml", {"depths": [3, 4, 6, 3]}))
     >>> d["totals"]["params"]
     {'a': 11178378, 'b': 21290250, 'delta': 10111872}
 """

@@ -30,14 +30,15 @@ def diagnose(example: SpecExample, fixed: bool = False) -> tuple[list[Diagnostic
     ['channel-mismatch']
     """
     from archc.api import check, load_text
+    from archc.cli_args import parse_set
     from archc.diagnostics import SpecError, UsageError
     from archc.spec.loader import decode
 
     text = example.fixed if fixed else example.spec
     data = text.encode("utf-8" if fixed else example.encoding)
     source = data.decode("utf-8", errors="replace")
-    pair = (example.fixed_set if fixed else example.set).partition("=")
-    overrides = {pair[0]: pair[2]} if pair[1] else None
+    pair = example.fixed_set if fixed else example.set
+    overrides = parse_set([pair]) if pair else None
     try:
         spec = load_text(decode(data, EXAMPLE_FILE), EXAMPLE_FILE, overrides)
     except (SpecError, UsageError) as exc:

@@ -245,11 +245,26 @@ def test_set_unknown_parameter_is_a_usage_error_with_the_nearest_name(check):
     assert out == ""
 
 
-def test_set_of_the_wrong_type_is_a_usage_error_with_the_type(check):
-    code, out, err = check(LENET, "--set", "classes=five")
+def test_set_reads_its_text_as_yaml_and_its_errors_name_set(check):
+    code, _, err = check(LENET, "--set", "classes=five")
     assert code == 2
-    assert "error[bad-override]: --set classes=five: `classes` is an integer" in err
-    assert out == ""
+    assert re.findall(r"error\[([a-z-]+)\]: (--set \S+):", err) == [
+        ("bad-override", "--set classes=five")
+    ]
+
+
+def test_parse_set_reads_values_with_yaml_scalar_rules():
+    from archc.cli_args import parse_set
+
+    overrides = parse_set(["depths=[3,4]", "flag=true", "rate=0.5", "tag=x y", "n= 3 "])
+    assert {name: o.value for name, o in overrides.items()} == {
+        "depths": [3, 4],
+        "flag": True,
+        "rate": 0.5,
+        "tag": "x y",
+        "n": 3,
+    }
+    assert overrides["depths"].given == "--set depths=[3,4]"
 
 
 @pytest.mark.parametrize(

@@ -277,6 +277,37 @@ def test_load_raises_usage_error_for_an_unknown_override():
         archc.load(ROOT / "specs" / "lenet.yaml", overrides={"clases": 5})
     (diag,) = info.value.diagnostics
     assert diag.code == "unknown-param" and diag.hint == "did you mean `classes`?"
+    assert diag.message.startswith("overrides['clases']: ")  # the API's argument, not --set
+
+
+TYPED_PARAMS = """archc: 1
+name: typed
+input: [N, 3, 8, 8]
+params: {width: 4, tag: abc, depths: [1, 1], bn: false}
+body:
+  - conv2d: {out_channels: $width, kernel_size: 1}
+"""
+
+
+def test_overrides_are_python_values_of_the_parameters_types():
+    overrides = {"width": 8, "tag": "3", "depths": [2, 3], "bn": True}
+    spec = archc.load_text(TYPED_PARAMS, "t.yaml", overrides)
+    # A str stays a str: no YAML reading of the text `3` as a number.
+    assert spec.params == {"width": 8, "tag": "3", "depths": [2, 3], "bn": True}
+    assert archc.check(spec).output_shape[1:] == (8, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("width", "8"), ("width", True), ("depths", "[2, 3]"), ("bn", "true"), ("width", None)],
+)
+def test_an_override_of_the_wrong_type_names_the_api_argument(name, value):
+    with pytest.raises(archc.UsageError) as info:
+        archc.load_text(TYPED_PARAMS, "t.yaml", {name: value})
+    (diag,) = info.value.diagnostics
+    assert diag.code == "bad-override"
+    assert info.value.exit_code == 2
+    assert diag.message.startswith(f"overrides[{name!r}]")
 
 
 def test_load_collects_every_top_level_error():

@@ -17,7 +17,7 @@ runner = CliRunner()
 
 def test_set_variant_adds_blocks_and_parameters():
     a = check_file(SPECS / "resnet18.yaml")
-    b = check_file(SPECS / "resnet18.yaml", {"depths": "[3, 4, 6, 3]"})
+    b = check_file(SPECS / "resnet18.yaml", {"depths": [3, 4, 6, 3]})
     diff = diff_results(a, b)
     assert diff["ok"]
     assert diff["totals"]["params"]["delta"] == b.network.params - a.network.params

@@ -31,7 +31,7 @@ import yaml
 
 from archc.api import check, check_file, load_text
 from archc.diagnostics import SpecError
-from archc.spec import expand, expr, loader
+from archc.spec import expr, loader, state
 from tests import hostile
 from tests.conftest import ARCHC
 
@@ -281,8 +281,8 @@ def test_limit_layers():
     def spec(times: int) -> str:
         return _SPEC + f"body:\n  - repeat: {{times: {times}, body: [relu]}}\n"
 
-    assert _codes(spec(expand.MAX_LAYERS)) == []
-    assert _codes(spec(expand.MAX_LAYERS + 1)) == ["too-many-layers"]
+    assert _codes(spec(state.MAX_LAYERS)) == []
+    assert _codes(spec(state.MAX_LAYERS + 1)) == ["too-many-layers"]
 
 
 def test_limit_expansion_steps():
@@ -290,8 +290,8 @@ def test_limit_expansion_steps():
     def spec(times: int) -> str:
         return _SPEC + f"body:\n  - relu\n  - repeat: {{times: {times}, body: []}}\n"
 
-    assert _codes(spec(expand.MAX_STEPS - 2)) == []
-    assert _codes(spec(expand.MAX_STEPS - 1)) == ["too-many-layers"]
+    assert _codes(spec(state.MAX_STEPS - 2)) == []
+    assert _codes(spec(state.MAX_STEPS - 1)) == ["too-many-layers"]
 
 
 def test_limit_expression_operations():
@@ -303,7 +303,7 @@ def test_limit_expression_operations():
             _SPEC + f'body:\n  - repeat: {{times: {times}, body: [relu: {{if: "{condition}"}}]}}\n'
         )
 
-    times = expand.MAX_OPERATIONS // per_item
+    times = state.MAX_OPERATIONS // per_item
     assert _codes(spec(times)) == []
     assert _codes(spec(times + 1)) == ["too-many-layers"]
 

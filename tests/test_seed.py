@@ -61,7 +61,7 @@ def test_resnet18_has_the_books_parameter_count():
 
 
 def test_resnet_family_member_from_set_matches_pytorch():
-    spec = archc.load(SPECS / "resnet18.yaml", overrides={"depths": "[3, 4, 6, 3]"})
+    spec = archc.load(SPECS / "resnet18.yaml", overrides={"depths": [3, 4, 6, 3]})
     network = archc.check(spec)
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 64, 7, 2, 3),

@@ -210,13 +210,13 @@ CODES: list[Code] = [
     ),
     Code(
         "unknown-param",
-        "`--set` names a spec parameter that does not exist.",
+        "An override (`--set`, or `overrides` in Python) names no spec parameter.",
         kind="usage",
-        explanation="""`--set NAME=VALUE` names a parameter that the spec's `params:` does not
-        declare. Overriding a parameter that does not exist would do nothing, so a typo in a
-        sweep would check the default network and report it as the variant. This is a usage
-        error (exit 2); the help names the nearest parameter, or lists them all. Fix the name,
-        or declare the parameter under `params:`.""",
+        explanation="""`--set NAME=VALUE` (or a key of `overrides` in Python) names a parameter that
+        the spec's `params:` does not declare. Overriding a parameter that does not exist would do
+        nothing, so a typo in a sweep would check the default network and report it as the variant.
+        This is a usage error (exit 2); the help names the nearest parameter, or lists them all. Fix
+        the name, or declare the parameter under `params:`.""",
         example=SpecExample(
             spec_text(
                 """
@@ -236,13 +236,13 @@ CODES: list[Code] = [
     ),
     Code(
         "bad-override",
-        "`--set` gives a parameter a value of another type than the spec's.",
+        "An override (`--set`, or `overrides` in Python) gives a parameter another type.",
         kind="usage",
-        explanation="""`--set NAME=VALUE` gives a parameter a value of another type than the
-        one the spec declares: `--set classes=five` where `classes: 10` is an integer, or a
-        single number where the spec has a list. The value is read as YAML, so `5` is an
-        integer, `[3, 4, 6, 3]` a list and `five` a string. Like an unknown name, this is a
-        usage error (exit 2), reported before anything is checked. Give a value of the
+        explanation="""`--set NAME=VALUE` (or a key of `overrides` in Python) gives a parameter a
+        value of another type than the one the spec declares: `--set classes=five` where `classes:
+        10` is an integer, or a single number where the spec has a list. The value is read as YAML,
+        so `5` is an integer, `[3, 4, 6, 3]` a list and `five` a string. Like an unknown name, this
+        is a usage error (exit 2), reported before anything is checked. Give a value of the
         parameter's type.""",
         example=SpecExample(
             spec_text(

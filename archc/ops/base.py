@@ -149,6 +149,11 @@ class Op(BaseModel):
     def macs(self, x: Shape, y: Shape) -> Dim:
         return 0
 
+    def stated(self, x: Shape) -> Op:
+        """This op with its input-width fields stated from a concrete input `x`: what a layer
+        whose width field is left out is built with for the spec's declared input."""
+        return self
+
     def adaptive_size(self) -> tuple[int, ...] | None:
         """For an adaptive pool, its output size per spatial axis; None for any other op."""
         return None

@@ -114,6 +114,9 @@ class Linear(Op):
             )
         return (*x[:-1], self.out_features)
 
+    def stated(self, x: Shape) -> Linear:
+        return self if isinstance(x[-1], Sym) else self.model_copy(update={"in_features": x[-1]})
+
     def conditions(self, x: Shape) -> list[tuple]:
         if isinstance(x[-1], Sym):
             return [(x[-1], self.in_features, f"`in_features: {self.in_features}` holds")]

@@ -1,13 +1,13 @@
 """The spec document: format version, name, input, parameters, blocks and body.
 
 `parse_document` validates the top level of a loaded YAML file and resolves spec-level
-parameters (with `--set` overrides applied); the body and block bodies stay located YAML
+parameters, with overrides applied: typed values, each naming where it was given (an API
+argument or a `--set` option) for its messages. The body and block bodies stay located YAML
 data, expanded later by `archc.spec.expand`, which needs the flowing shapes to evaluate them.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -61,6 +61,23 @@ class DocumentModel(_Strict):
     body: Annotated[list[Any], Field(min_length=1)]
 
 
+ParamValue = int | float | bool | str | list
+
+
+@dataclass(frozen=True)
+class Override:
+    """A value given for a spec parameter, and how messages name where it was given: the
+    command line's `--set depth=3`, or the Python API's `overrides['depth']=3`."""
+
+    value: ParamValue
+    where: str  # `--set depth`, `overrides['depth']`
+    written: str  # the value as written there: `3`
+
+    @property
+    def given(self) -> str:
+        return f"{self.where}={self.written}"
+
+
 @dataclass
 class Block:
     name: str
@@ -86,7 +103,7 @@ class Spec:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def parse_document(source: str, file: str, overrides: dict[str, str] | None = None) -> Spec:
+def parse_document(source: str, file: str, overrides: dict[str, Override] | None = None) -> Spec:
     """Load and validate a spec's top level; raise SpecError or UsageError on failure."""
     root = load_yaml(source, file)
     if not isinstance(root, YMap):
@@ -158,17 +175,17 @@ def parse_document(source: str, file: str, overrides: dict[str, str] | None = No
 
 
 def _resolve_params(
-    root: YMap, file: str, overrides: dict[str, str], diagnostics: list[Diagnostic]
+    root: YMap, file: str, overrides: dict[str, Override], diagnostics: list[Diagnostic]
 ) -> dict[str, Any]:
     declared: YMap = root.get("params") or YMap(root.span)
-    for name in overrides:
+    for name, override in overrides.items():
         if name not in declared:
             close = nearest(name, list(declared))
             raise UsageError(
                 [
                     Diagnostic(
                         "unknown-param",
-                        f"--set {name}: the spec has no parameter `{name}`",
+                        f"{override.where}: the spec has no parameter `{name}`",
                         file,
                         hint=f"did you mean `{close}`?"
                         if close
@@ -180,13 +197,13 @@ def _resolve_params(
     for name, raw in declared.items():
         span = declared.at(name)
         if name in overrides:
-            value = _parse_override(name, overrides[name], file)
+            value = overrides[name].value
             if raw is not None and not is_expression(raw) and not _same_type(value, raw):
                 raise UsageError(
                     [
                         Diagnostic(
                             "bad-override",
-                            f"--set {name}={overrides[name]}: `{name}` is {_type_name(raw)}",
+                            f"{overrides[name].given}: `{name}` is {_type_name(raw)}",
                             file,
                             hint=f"give `{name}` {_type_name(raw)}",
                         )
@@ -204,13 +221,6 @@ def _resolve_params(
     return params
 
 
-def _parse_override(name: str, text: str, file: str) -> Any:
-    try:
-        return load_yaml(text, f"--set {name}")
-    except SpecError:
-        return text
-
-
 def _same_type(value: Any, like: Any) -> bool:
     if isinstance(like, bool) or isinstance(value, bool):
         return type(value) is type(like)
@@ -223,19 +233,3 @@ def _type_name(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
         type(value), "a list" if isinstance(value, list) else "a value"
     )
-
-
-def parse_dims(text: str) -> list[int | str]:
-    """Parse `--input 1,3,224,224` or `N,3,H,W`; raise ValueError with a reason."""
-    dims: list[int | str] = []
-    for part in text.split(","):
-        part = part.strip()
-        if re.fullmatch(r"[0-9]+", part) and int(part) > 0 and len(part) < 10:
-            dims.append(int(part))
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
-            dims.append(part)
-        else:
-            raise ValueError(f"`{part}` is neither a positive integer nor a name")
-    if not 2 <= len(dims) <= 5:
-        raise ValueError("an input shape has 2 to 5 dims, batch first")
-    return dims
