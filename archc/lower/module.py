@@ -36,7 +36,24 @@ class Call(NamedTuple):
     items: list[Step | Call]
 
 
-class Scope(nn.Module):
+class _Container(nn.Module):
+    """A module whose children may carry any legal spec name, attribute names included.
+
+    `nn.Module.__setattr__` refuses a plain value under a child's name, so a child named
+    `training` broke `eval()` and a branch named `merge` broke the Scope's merge. Plain values
+    go to `__dict__`, where attribute lookup finds them before `__getattr__` reaches the
+    children; children stay in `_modules`, so state_dict keys are still the spec paths.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        children = self.__dict__.get("_modules", ())
+        if name in children and not isinstance(value, (nn.Module, torch.Tensor)):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+class Scope(_Container):
     """A container at a spec path; the Scope at a merge's path also computes the merge.
 
     Its forward runs a `Call`'s items on the shared value table, so that tracing records the
@@ -68,7 +85,7 @@ def _run(scope: nn.Module, values: dict[int, torch.Tensor], items: list[Step | C
             del values[value]
 
 
-class ArchcNetwork(nn.Module):
+class ArchcNetwork(_Container):
     """A lowered network. `layer(path)` gives the module computing the layer at `path`."""
 
     def __init__(self, network: Network):
