@@ -141,18 +141,24 @@ def build(
     spec: Spec | Network,
     input_dims: list[int | str] | None = None,
     max_params: int | None = None,
+    max_activation_bytes: int | None = None,
 ):
     """A `torch.nn.Module` computing the spec; raises SpecError if the spec does not check.
 
     Refuses (OverBudget, a UsageError) a network of more than `max_params` parameters and
-    buffers (default 2e9) before torch allocates anything.
+    buffers (default 2e9), or one whose forward pass at its batch (1 if symbolic) holds more
+    than `max_activation_bytes` of activations (default 1 GiB), before torch allocates anything.
     """
-    from archc.lower import DEFAULT_MAX_PARAMS, lower
+    from archc.lower import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS, lower
 
     network = spec if isinstance(spec, Network) else check(spec, input_dims)
     if not network.ok:
         raise SpecError([d for d in network.diagnostics if d.severity == "error"])
-    return lower(network, max_params or DEFAULT_MAX_PARAMS)
+    return lower(
+        network,
+        max_params or DEFAULT_MAX_PARAMS,
+        max_activation_bytes or DEFAULT_MAX_ACTIVATION_BYTES,
+    )
 
 
 def export(
@@ -168,6 +174,7 @@ def export(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     max_params: int | None = None,
+    max_activation_bytes: int | None = None,
 ) -> ExportResult:
     """Write `spec` as ONNX to `path` atomically and verify it on ONNX Runtime.
 
@@ -188,6 +195,7 @@ def export(
         seed=seed,
         progress=progress,
         max_params=max_params,
+        max_activation_bytes=max_activation_bytes,
     )
 
 

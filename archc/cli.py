@@ -268,13 +268,20 @@ def export(
     exporter: Annotated[
         ExportExporter, typer.Option("--exporter", help="torch's ONNX exporter to use.")
     ] = ExportExporter.torchscript,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the random weights (0 to 2^64-1).")
+    ] = 0,
     max_params: Annotated[
         int,
-        typer.Option(
-            "--max-params", min=1, help="Refuse networks with more parameters and buffers."
-        ),
+        typer.Option("--max-params", help="Refuse networks with more parameters and buffers."),
     ] = 2_000_000_000,
+    max_activation_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-activation-bytes",
+            help="Refuse networks whose activations at the largest batch run exceed this.",
+        ),
+    ] = 2**30,
     format: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ReportFormat.text,
@@ -330,6 +337,7 @@ def export(
             seed=seed,
             progress=progress if show_progress else None,
             max_params=max_params,
+            max_activation_bytes=max_activation_bytes,
         )
     except ArchcError as exc:
         if source is None and isinstance(exc, SpecError):

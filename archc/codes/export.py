@@ -14,13 +14,17 @@ STAGE = 5
 CODES: list[Code] = [
     Code(
         "over-budget",
-        "Building the network would allocate more parameters than `--max-params`.",
+        "Building the network would allocate more parameters than `--max-params`, or running "
+        "it more activations than `--max-activation-bytes`.",
         kind="usage",
         explanation="""`build` or `export` would allocate more parameters and buffers than
-        `--max-params` (default 2,000,000,000, 8 GB of fp32 weights). `check` never allocates
-        weights and accepts any size; building needs the memory, so archc refuses before torch
-        allocates anything, rather than let the machine swap or be killed. This is a usage error
-        (exit 2). Raise `--max-params` if the machine has the memory, or shrink the network.""",
+        `--max-params` (default 2,000,000,000, 8 GB of fp32 weights), or the forward passes an
+        export runs would hold more activations than `--max-activation-bytes` (default 1 GiB:
+        the static peak of `archc check` times the largest batch run, 7 with a dynamic batch,
+        else the static batch; the input counts). `check` allocates nothing and accepts any
+        size; building and running need the memory, so archc refuses before torch allocates
+        anything, rather than let the machine swap or be killed. This is a usage error (exit 2).
+        Raise the limit if the machine has the memory, or shrink the network or the batch.""",
         example=CommandExample(
             "archc export specs/resnet18.yaml -o r18.onnx --max-params 1000000",
             "archc export specs/resnet18.yaml -o r18.onnx --max-params 20000000",
@@ -69,11 +73,13 @@ CODES: list[Code] = [
     ),
     Code(
         "bad-option",
-        "An export option has a value it does not accept (an opset out of range).",
+        "An export option has a value it does not accept (an opset or a seed out of range).",
         kind="usage",
         explanation="""An export option has a value it does not accept: an `--opset` outside
-        what the chosen exporter writes (torchscript: 9 to 20; dynamo: 18 to 23). This is a
-        usage error (exit 2), reported before any work. Use an opset in the range the message
+        what the chosen exporter writes (torchscript: 9 to 20; dynamo: 18 to 23), a `--seed`
+        outside 0 to 2^64-1, or a budget (`--max-params`, `--max-activation-bytes`) below 1.
+        This is a usage error (exit 2), reported before any work. Use a value in the range the
+        message
         gives.""",
         example=CommandExample(
             "archc export specs/lenet.yaml -o lenet.onnx --opset 99",

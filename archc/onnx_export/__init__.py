@@ -32,6 +32,8 @@ from archc.version import __version__
 DEFAULT_OPSET = 18
 OPSETS = {"torchscript": (9, 20), "dynamo": (18, 23)}  # what each exporter of torch 2.13 writes
 VERIFY_BATCHES = [1, 7]
+TRACE_BATCH = 2  # a dynamic batch is traced at 2: tracing at 1 may specialize
+MAX_SEED = 2**64 - 1  # torch.manual_seed's range
 
 
 class ExportFailed(ArchcError):
@@ -94,6 +96,7 @@ def export_onnx(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     max_params: int | None = None,
+    max_activation_bytes: int | None = None,
 ) -> ExportResult:
     """Export `spec` to the ONNX file `path` and, if `verify`, prove it on ONNX Runtime.
 
@@ -104,8 +107,9 @@ def export_onnx(
     Raises SpecError (the spec does not check), UsageError (bad path, option or provider,
     missing dependency: MissingDependency is one), ExportFailed (export or verification failed).
     OUT is untouched whenever anything is raised, KeyboardInterrupt included. A network of
-    more than `max_params` parameters and buffers (default 2e9) is refused before torch is
-    imported.
+    more than `max_params` parameters and buffers (default 2e9), or whose activations at the
+    largest batch the export runs (7 with a dynamic batch and verification, else the static
+    batch) exceed `max_activation_bytes` (default 1 GiB), is refused before torch is imported.
     """
     started = time.perf_counter()
     say = progress or (lambda message: None)
@@ -118,13 +122,30 @@ def export_onnx(
         raise _usage(
             "bad-option", f"the {exporter} exporter writes opsets {low} to {high}, not {opset}"
         )
+    from archc.lower import (
+        DEFAULT_MAX_ACTIVATION_BYTES,
+        DEFAULT_MAX_PARAMS,
+        check_activations,
+        check_budget,
+        lower,
+        require,
+    )
+
+    _in_range("seed", seed, 0, MAX_SEED)
+    max_params = DEFAULT_MAX_PARAMS if max_params is None else max_params
+    _in_range("max_params", max_params, 1)
+    max_activation_bytes = (
+        DEFAULT_MAX_ACTIVATION_BYTES if max_activation_bytes is None else max_activation_bytes
+    )
+    _in_range("max_activation_bytes", max_activation_bytes, 1)
     network, batch_name = _checked(spec, input_dims, static_batch)
     out = paths.check_output(path, spec.file)
 
-    from archc.lower import DEFAULT_MAX_PARAMS, check_budget, lower, require
-
-    max_params = max_params or DEFAULT_MAX_PARAMS
     check_budget(network, max_params)  # before torch is imported
+    largest = max([TRACE_BATCH, *VERIFY_BATCHES]) if verify else TRACE_BATCH
+    check_activations(
+        network, largest if batch_name else int(network.input[0]), max_activation_bytes
+    )
 
     torch = require("torch", network.file)
     require("onnx", network.file)
@@ -137,10 +158,10 @@ def export_onnx(
 
     say(f"building {network.name} ({network.params:,} parameters)")
     torch.manual_seed(seed)
-    model = lower(network, max_params)
+    model = lower(network, max_params, max_activation_bytes)
     randomize_batch_norm(model)
     model.eval()
-    batch = 2 if batch_name else int(network.input[0])  # 2: tracing at 1 may specialize
+    batch = TRACE_BATCH if batch_name else int(network.input[0])
     example = torch.randn(batch, *(int(d) for d in network.input[1:]))
 
     with paths.staging(out) as folder:
@@ -248,6 +269,16 @@ def _checked(
     if not network.ok:
         raise SpecError([d for d in network.diagnostics if d.severity == "error"])
     return network, batch_name
+
+
+def _in_range(name: str, value: int, low: int, high: int | None = None) -> None:
+    """Refuse an option out of range as a usage error, before torch sees it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _usage("bad-option", f"`{name}` must be an integer, not {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bounds = f"{low} to {high:,}" if high is not None else f"at least {low}"
+        shown = str(value) if len(str(value)) <= 30 else f"{str(value)[:27]}..."
+        raise _usage("bad-option", f"`{name}` is {shown}; it must be {bounds}")
 
 
 def _usage(code: str, message: str, file: str = "<export>", hint: str | None = None):
