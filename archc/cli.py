@@ -392,6 +392,15 @@ def graph(
         formats = ", ".join(f".{f}" for f in FORMATS)
         why = "PNG is not supported (convert the SVG)" if suffix == "png" else "unknown format"
         raise _usage(f"cannot write {output}: {why}; the formats are {formats}")
+    from archc.onnx_export.paths import check_output
+
+    try:
+        # Before any work: never over the spec, a device, a FIFO or a folder.
+        check_output(output, spec)
+    except ArchcError as exc:
+        for diag in exc.diagnostics:
+            typer.echo(f"error[{diag.code}]: {diag.message}", err=True)
+        raise typer.Exit(exc.exit_code) from None
     overrides, dims = _overrides(set_), _input(input)
     try:
         result = check_file(spec, overrides, dims)

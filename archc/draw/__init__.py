@@ -31,10 +31,13 @@ def render_picture(network: Network, format: str, collapse: bool = True) -> str:
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` through a temporary file, so that `path` is never half written."""
+    """Write `text` to `path` through a temporary file, so that `path` is never half written.
+
+    The temporary's name does not grow with `path`'s, so that it fits beside any legal name.
+    """
     target = Path(path)
     handle, temporary = tempfile.mkstemp(
-        dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".tmp"
+        dir=target.parent if str(target.parent) else ".", prefix=".archc-", suffix=".tmp"
     )
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

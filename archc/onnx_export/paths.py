@@ -3,7 +3,8 @@
 OUT is checked before any work: it must be a regular file or absent, not the spec itself, in a
 folder that exists and is writable. Everything is written into a hidden temporary folder next
 to OUT and moved into place with `os.replace` only once it is complete and verified, so OUT is
-either untouched or the new file, whatever fails (an exception, a full disk, Ctrl-C).
+either untouched or the new file, whatever fails (an exception, a full disk, Ctrl-C, SIGTERM
+or SIGHUP). The folder's name does not grow with OUT's, so it fits beside any legal OUT.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,17 +66,54 @@ def _same_file(a: Path, b: str) -> bool:
     return False
 
 
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived while staging: unwind like Ctrl-C, then die of the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# Signals that end a process by default and that a CI runner or a closed terminal sends.
+CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else ()
+
+
+@contextlib.contextmanager
+def _signals_unwind() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an exception, so that `finally` blocks run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+
+    def unwind(signum: int, frame: object) -> None:
+        raise Signalled(signum)
+
+    previous = {number: signal.signal(number, unwind) for number in CLEANUP_SIGNALS}
+    try:
+        yield
+    except Signalled as exc:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        previous = {}
+        signal.raise_signal(exc.signum)  # the default action: exit as killed by the signal
+        raise
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 @contextlib.contextmanager
 def staging(out: Path) -> Iterator[Path]:
     """A temporary folder beside `out`, removed on leaving, whatever happened."""
-    try:
-        folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".archc", dir=out.parent))
-    except OSError as exc:
-        raise refuse(out, exc.strerror or str(exc)) from None
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with _signals_unwind():
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=".archc-", suffix=".tmp", dir=out.parent))
+        except OSError as exc:
+            raise refuse(out, exc.strerror or str(exc)) from None
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def commit(staged: Path, out: Path, staged_data: Path | None = None) -> None:
