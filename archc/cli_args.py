@@ -18,6 +18,16 @@ def parse_set(pairs: list[str]) -> dict[str, Override]:
     """Parse `--set NAME=VALUE` options; raise ValueError with a reason."""
     overrides = {}
     for pair in pairs:
+        # Command-line bytes that are not UTF-8 arrive as lone surrogates, which YAML and
+        # every later message would choke on.
+        if not pair.isascii():
+            try:
+                pair.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                shown = pair[: exc.start].encode("utf-8", "replace").decode("utf-8")
+                raise ValueError(
+                    f"--set `{shown}…`: the option is not UTF-8 text (at character {exc.start + 1})"
+                ) from None
         name, sep, text = pair.partition("=")
         name, text = name.strip(), text.strip()
         if not sep or not name:

@@ -35,6 +35,14 @@ class Span:
         return cls(line, col, line, col + 1)
 
 
+MAX_MESSAGE = 500  # characters of a message, a hint or a note
+
+
+def clip(text: str, limit: int = 40) -> str:
+    """`text`, cut to `limit` characters and an ellipsis when longer."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding in a spec, located at the YAML that causes it."""
@@ -49,6 +57,13 @@ class Diagnostic:
     def __post_init__(self) -> None:
         if self.code not in CODES:
             raise ValueError(f"unregistered diagnostic code {self.code!r}")
+        # Messages quote names and values from the spec; however long those are, a message
+        # stays a line or two (a 200 MB message was once built from aliases of one value).
+        object.__setattr__(self, "message", clip(self.message, MAX_MESSAGE))
+        if self.hint is not None:
+            object.__setattr__(self, "hint", clip(self.hint, MAX_MESSAGE))
+        if any(len(note) > MAX_MESSAGE for note in self.notes):
+            object.__setattr__(self, "notes", tuple(clip(n, MAX_MESSAGE) for n in self.notes))
 
     @property
     def severity(self) -> Severity:
@@ -139,6 +154,10 @@ def _source_line(source: str | None, line: int) -> str | None:
     return "".join("\ufffd" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text)
 
 
+NEAREST_MAX_LENGTH = 64  # longer names are not searched for
+NEAREST_MAX_CHOICES = 1_000  # candidates compared, at most
+
+
 def nearest(word: str, choices: list[str] | set[str] | dict) -> str | None:
     """The closest of `choices` to a misspelt `word`, or None when nothing is close.
 
@@ -147,5 +166,10 @@ def nearest(word: str, choices: list[str] | set[str] | dict) -> str | None:
     """
     import difflib
 
-    found = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    # difflib is quadratic in the lengths compared: a name that long is no misspelling of a
+    # real one, and only names of about its length can be close (ratio >= 0.6).
+    if len(word) > NEAREST_MAX_LENGTH:
+        return None
+    near = [c for c in choices if len(word) * 0.4 <= len(c) <= len(word) * 2.5 + 1]
+    found = difflib.get_close_matches(word, sorted(near)[:NEAREST_MAX_CHOICES], n=1, cutoff=0.6)
     return found[0] if found else None

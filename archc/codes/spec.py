@@ -6,9 +6,11 @@ These are found while validating the document and expanding its blocks and repea
 
 from __future__ import annotations
 
-from archc.codes._code import Code, SpecExample, spec_text
+from archc.codes._code import HEAD, Code, SpecExample, spec_text
 
 STAGE = 2
+# The example of `too-deep-expansion`: 71 blocks, each calling the next.
+CHAIN = "".join(f"  b{i}: {{body: [b{i + 1}]}}\n" for i in range(70)) + "  b70: {body: [relu]}\n"
 
 CODES: list[Code] = [
     Code(
@@ -378,6 +380,42 @@ CODES: list[Code] = [
             ),
             "times: 1000\n",
             "times: 4\n",
+        ),
+    ),
+    Code(
+        "value-too-large",
+        "A value resolves to more data than the limit.",
+        explanation="""A parameter, or a field computed by an expression, resolves to more
+        than 1,000,000 items and characters, counting a list that it holds several times once
+        per copy. Expressions can repeat a list by reference (`[$p1, $p1, $p1, $p1]`), so a few
+        parameters can describe trillions of items; comparing, validating or recording such a
+        value would walk every one. The parameters together are held to the same limit, since
+        an export records all of them (docs/limits.md). Real parameters are a few numbers:
+        write the list out, or compute it with `repeat`.""",
+        example=SpecExample(
+            HEAD
+            + "input: [N, 1, 28, 28]\nparams:\n  p1: [1, 2, 3, 4]\n"
+            + "".join(
+                f'  p{k}: "[$p{k - 1}, $p{k - 1}, $p{k - 1}, $p{k - 1}]"\n' for k in range(2, 11)
+            )
+            + "body: [relu]\n",
+            '  p10: "[$p9, $p9, $p9, $p9]"',
+            "  p10: 4",
+        ),
+    ),
+    Code(
+        "too-deep-expansion",
+        "Blocks, repeats, groups and branches nest deeper than the limit.",
+        explanation="""Block calls, `repeat`s, `seq` groups and merge branches nest more than 64
+        levels deep, counting through every block a block calls. YAML nesting is limited the
+        same way; a chain of blocks, each calling the next, is the one way past it. Building
+        and exporting a network walk its groups as deeply as they nest, so archc stops at the
+        limit, before expanding further (docs/limits.md). Call the blocks one after another
+        rather than each from inside the last.""",
+        example=SpecExample(
+            HEAD + "input: [N, 1, 28, 28]\nblocks:\n" + CHAIN + "body: [b0]\n",
+            "body: [b0]",
+            "body: [b60]",
         ),
     ),
 ]

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from archc.diagnostics import Diagnostic, Span, SpecError, UsageError, nearest
 from archc.spec.expr import ExprError, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq, load_yaml
-from archc.spec.validate import validate
+from archc.spec.validate import show, validate
+from archc.spec.values import MAX_VALUE_SIZE, resolved_size
 
 FORMAT_VERSION = 1
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -124,7 +125,7 @@ def parse_document(source: str, file: str, overrides: dict[str, Override] | None
             [
                 Diagnostic(
                     "unsupported-version",
-                    f"format version {root['archc']!r} is not supported",
+                    f"format version {show(root['archc'])} is not supported",
                     file,
                     root.at("archc"),
                     hint=f"this archc reads `archc: {FORMAT_VERSION}`",
@@ -194,6 +195,7 @@ def _resolve_params(
                 ]
             )
     params: dict[str, Any] = {}
+    total = 0
     for name, raw in declared.items():
         span = declared.at(name)
         if name in overrides:
@@ -217,6 +219,27 @@ def _resolve_params(
             except ExprError as exc:
                 diagnostics.append(Diagnostic(exc.code, str(exc), file, span, hint=exc.hint))
                 continue
+        # Every parameter is recorded whole (ONNX metadata) and may be compared or validated
+        # later: its size is bounded here, once, counting shared lists once per use.
+        size = resolved_size(value)
+        total += size
+        if total > MAX_VALUE_SIZE:
+            limit = f"{MAX_VALUE_SIZE:,} items and characters"
+            message = (
+                f"parameter `{name}` resolves to more than {limit}"
+                if size > MAX_VALUE_SIZE
+                else f"the parameters up to `{name}` resolve to more than {limit} together"
+            )
+            diagnostics.append(
+                Diagnostic(
+                    "value-too-large",
+                    message,
+                    file,
+                    span,
+                    hint="build lists without nesting copies of copies",
+                )
+            )
+            break
         params[name] = value
     return params
 

@@ -127,6 +127,19 @@ def _item(x: Expansion, raw: Any, span: Span, flow: Flow | None, where: Where) -
             return flow
     if item.head == "ref":
         return _ref(x, item, flow, where)
+    structural = item.head in _STRUCTURAL or item.head in x.spec.blocks
+    if structural:
+        x.enter(item.span)
+    try:
+        return _named(x, item, flow, where)
+    finally:
+        if structural:
+            x.depth -= 1
+
+
+def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
+    """An item with its path (any but `ref`): an op, a block call, a group or a merge."""
+    args = item.args
     if item.head == "repeat":
         return _repeat(x, item, flow, where)
     name = args.get("name") if isinstance(args, YMap) else None
@@ -240,7 +253,16 @@ def _repeat(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow |
     start = len(x.net.layers)
     for k in range(model.times):
         x.step(item.span)  # an empty body still costs an iteration
-        flow = _items(x, item.args["body"], flow, where.binding(model.index, k))
+        failures = x.failures
+        x.context.append(x.note_iteration(model.index, k, item.span))
+        try:
+            flow = _items(x, item.args["body"], flow, where.binding(model.index, k))
+        finally:
+            x.context.pop()
+        if flow is None and x.failures > failures:
+            # The mistake would be met again in every later iteration, and the flow after it
+            # is unknown: it is reported once, in the iteration that first meets it.
+            return None
         # Stop early when the iterations so far project past the layer limit.
         added = len(x.net.layers) - start
         projected = start + added * model.times // (k + 1)
@@ -289,9 +311,11 @@ def _block(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     if env is None:
         return None
     x.calls.append((item.head, item.span))
+    x.context.append(x.note_call(item.head, item.span))
     x.scopes.append({})
     try:
         return _items(x, block.body, flow, where.inside(where.path, env))
     finally:
         x.calls.pop()
+        x.context.pop()
         x.scopes.pop()

@@ -43,6 +43,9 @@ MAX_FILE_BYTES = 512 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 200_000
 MAX_INT_DIGITS = 18
+# Characters of scalars and keys, aliases expanded: a file without aliases holds at most
+# MAX_FILE_BYTES, so only aliases of long scalars (5,000 copies of 40 KB) reach it.
+MAX_CHARS = 1_000_000
 
 _PLAIN, _QUOTED, _COLLECTION = "!plain", "!quoted", "!collection"
 
@@ -97,7 +100,10 @@ def span_of(node: yaml.Node) -> Span:
 
 _INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_AMBIGUOUS = re.compile(r"[-+]?(0[0-9]+|0[xXoObB][0-9a-fA-F_]+|[0-9][0-9_]*_[0-9_]*)")
+_AMBIGUOUS = re.compile(r"[-+]?(0[0-9]+|0[xXoObB][0-9a-fA-F_]+)")
+# Digits with underscores (`1_000`) are tested with `_` in the text: as one pattern,
+# `[0-9][0-9_]*_[0-9_]*` backtracks quadratically, 10 s on a 60 KB scalar that is not one.
+_UNDERSCORED = re.compile(r"[-+]?[0-9][0-9_]*")
 _SPECIAL = re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 
 
@@ -273,6 +279,7 @@ class _Builder:
     def __init__(self, file: str):
         self.file = file
         self.nodes = 0
+        self.chars = 0
         self.active: set[int] = set()
 
     def fail(self, code: str, message: str, node: yaml.Node, hint: str | None = None):
@@ -322,6 +329,7 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (_PLAIN, _QUOTED):
                 self.fail("bad-key", "mapping keys must be plain strings", key_node)
             key = key_node.value
+            self.count_chars(key, key_node)
             if key in result:
                 first = result.key_spans[key]
                 self.fail(
@@ -335,8 +343,19 @@ class _Builder:
             result.value_spans[key] = span_of(value_node)
         return result
 
+    def count_chars(self, text: str, node: yaml.Node) -> None:
+        self.chars += len(text)
+        if self.chars > MAX_CHARS:
+            self.fail(
+                "too-many-nodes",
+                f"the document expands to more than {MAX_CHARS:,} characters (aliases included)",
+                node,
+                hint="write the value out instead of copying it with aliases",
+            )
+
     def scalar(self, node: yaml.ScalarNode):
         value = node.value
+        self.count_chars(value, node)
         if node.tag == _QUOTED:
             return value
         if value in ("", "~", "null", "Null", "NULL"):
@@ -350,12 +369,14 @@ class _Builder:
                 self.fail("bad-number", f"integer `{_clip(value)}` is too large", node)
             return int(value)
         # Before floats: `010` also matches the float pattern, and was read as 10.0.
-        if _AMBIGUOUS.fullmatch(value):
+        if _AMBIGUOUS.fullmatch(value) or ("_" in value and _UNDERSCORED.fullmatch(value)):
             self.fail(
                 "ambiguous-scalar",
-                f"`{value}` means different numbers in different YAML versions",
+                f"`{_clip(value)}` means different numbers in different YAML versions",
                 node,
-                hint=f"write it in plain decimal, or quote it (`'{value}'`) if it is a string",
+                hint="write it in plain decimal, or quote it"
+                + (f" (`'{value}'`)" if len(value) <= 40 else "")
+                + " if it is a string",
             )
         if _FLOAT.fullmatch(value):
             number = float(value)
@@ -363,7 +384,7 @@ class _Builder:
                 self.fail("bad-number", f"number `{_clip(value)}` is not finite", node)
             return number
         if _SPECIAL.fullmatch(value):
-            self.fail("bad-number", f"`{value}` is not a finite number", node)
+            self.fail("bad-number", f"`{_clip(value)}` is not a finite number", node)
         return value
 
 

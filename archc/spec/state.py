@@ -20,12 +20,17 @@ from archc.spec.document import Spec
 from archc.spec.expr import ExprError, cost, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq
 from archc.spec.validate import validate
+from archc.spec.values import MAX_VALUE_SIZE, resolved_size
 
 # Limits that keep every check within about 2 s and 300 MB (docs/limits.md); the largest zoo
 # networks have a few thousand layers.
 MAX_LAYERS = 10_000
 MAX_STEPS = 100_000
 MAX_OPERATIONS = 1_000_000  # expression operations evaluated, over the whole expansion
+# Nested block calls, repeats, groups and branches. The walk, building and export recurse
+# once per level (a few frames each); YAML nesting allows about 21 of these levels, and a
+# chain of blocks each calling the next is the only way deeper.
+MAX_NESTING = 64
 
 RAW_FIELDS = {"body", "branches"}  # walked later, not evaluated with the item's other fields
 FAIL = object()  # a value that failed to evaluate, its error already reported (or moot)
@@ -90,6 +95,9 @@ class Expansion:
         self.steps = 0
         self.operations = 0
         self.calls: list[tuple[str, Span]] = []  # the block calls being expanded
+        self.context: list[str] = []  # notes on where the walk is: calls, repeat iterations
+        self.depth = 0  # nested structural items being expanded
+        self.failures = 0  # errors met, including those reported before
         self.scopes: list[dict[str, Flow | None]] = [{}]
         self.paths: set[str] = set()
         self.reported: set[tuple] = set()
@@ -99,10 +107,8 @@ class Expansion:
     # Diagnostics ------------------------------------------------------------------------------
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
-        notes = tuple(
-            f"in block `{name}` called at {self.file}:{call.line}:{call.col}"
-            for name, call in reversed(self.calls)
-        )
+        self.failures += 1
+        notes = tuple(reversed(self.context))
         key = (code, span, notes)
         if key in self.reported:
             return  # the same mistake met again, e.g. in a later iteration of a `repeat`
@@ -115,7 +121,25 @@ class Expansion:
         for diag in diagnostics:
             self.error(diag.code, diag.message, diag.span, diag.hint)
 
+    def note_call(self, name: str, span: Span) -> str:
+        return f"in block `{name}` called at {self.file}:{span.line}:{span.col}"
+
+    def note_iteration(self, index: str, k: int, span: Span) -> str:
+        return f"in iteration `{index} = {k}` of the `repeat` at {self.file}:{span.line}:{span.col}"
+
     # Limits -----------------------------------------------------------------------------------
+
+    def enter(self, span: Span) -> None:
+        """Go one structural level deeper; past the limit, stop with an error."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.error(
+                "too-deep-expansion",
+                f"blocks, repeats and groups nest more than {MAX_NESTING} levels deep here",
+                span,
+                hint="call blocks one after another rather than each from inside the last",
+            )
+            raise Abort
 
     def step(self, span: Span) -> None:
         """Count one unit of expansion work; past the limit, stop with an error."""
@@ -152,12 +176,25 @@ class Expansion:
             return raw
         self.charge(cost(raw), span)
         try:
-            return evaluate(raw, env, _incoming(flow.shape) if flow else None)
+            value = evaluate(raw, env, _incoming(flow.shape) if flow else None)
         except ExprError as exc:
             if flow is None and "in." in raw:
                 return FAIL  # the incoming shape is unknown because of an earlier error
             self.error(exc.code, str(exc), span, exc.hint)
             return FAIL
+        if isinstance(value, (list, str)):
+            # Validating, comparing or showing the value walks all of it, once per use.
+            size = resolved_size(value)
+            if size > MAX_VALUE_SIZE:
+                self.error(
+                    "value-too-large",
+                    f"this value resolves to more than {MAX_VALUE_SIZE:,} items and characters",
+                    span,
+                    hint="build lists without nesting copies of copies",
+                )
+                return FAIL
+            self.charge(size - 1, span)
+        return value
 
     def fields(
         self,

@@ -39,6 +39,13 @@ def _prefix(extra: str = "") -> str:
     return "archc: 1\nname: hostile\ninput: [N, 3, 32, 32]\n" + extra
 
 
+def _chain(blocks: int) -> bytes:
+    """A spec whose body calls b0, which calls b1, ..., whose last holds a convolution."""
+    lines = [f"  b{i}: {{body: [b{i + 1}]}}\n" for i in range(blocks - 1)]
+    last = f"  b{blocks - 1}: {{body: [conv2d: {{out_channels: 4, kernel_size: 1}}]}}\n"
+    return (_prefix("blocks:\n") + "".join(lines) + last + "body: [b0]\n").encode()
+
+
 GENERATED: dict[str, tuple[Callable[[], bytes], int, str | None, str]] = {
     # name: (make, exit, code, "line:col" or "-")
     "nesting_10000_flow.yaml": (
@@ -98,6 +105,44 @@ GENERATED: dict[str, tuple[Callable[[], bytes], int, str | None, str]] = {
         "bad-number",
         "5:28",
     ),
+    # Copies of one 40 KB scalar, by alias: 200 MB of text once resolved.
+    "alias_copies_field.yaml": (
+        lambda: (
+            _prefix("params:\n  s: &s " + "x" * 40_000 + "\nbody:\n  - conv2d: {out_channels: [")
+            + ", ".join(["*s"] * 5000)
+            + "], kernel_size: 3}\n"
+        ).encode(),
+        1,
+        "too-many-nodes",
+        "5:6",
+    ),
+    "alias_copies_version.yaml": (
+        lambda: (
+            "x: &s " + "x" * 40_000 + "\narchc: [" + ", ".join(["*s"] * 5000) + "]\n"
+            "name: hostile\ninput: [N, 3, 8, 8]\nbody: [relu]\n"
+        ).encode(),
+        1,
+        "too-many-nodes",
+        "1:4",
+    ),
+    # 60 KB of digits and underscores: a string (it ends in a letter), and a number YAML
+    # versions read differently. Both are answered at once, the latter with a short message.
+    "underscores_60kb.yaml": (
+        lambda: (_prefix("description: 1" + "_1" * 30_000 + "x\nbody: [relu]\n")).encode(),
+        0,
+        None,
+        "-",
+    ),
+    "underscores_60kb_number.yaml": (
+        lambda: (_prefix("params:\n  n: 1" + "_1" * 30_000 + "\nbody: [relu]\n")).encode(),
+        1,
+        "ambiguous-scalar",
+        "5:6",
+    ),
+    # Chains of blocks each calling the next: at the nesting limit (built and exported), and
+    # far past it.
+    "block_chain_64.yaml": (lambda: _chain(64), 0, None, "-"),
+    "block_chain_600.yaml": (lambda: _chain(600), 1, "too-deep-expansion", "68:16"),
     # A large, legal file (260 KB, 130,000 scalars): it must pass, and quickly.
     "scalars_130k.yaml": (
         lambda: (_prefix("body: [relu]\nparams:\n  many: [") + "1," * 130_000 + "1]\n").encode(),
