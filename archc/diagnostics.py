@@ -16,9 +16,12 @@ prints it the way compilers do:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from archc.codes import CODES, Severity
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,9 @@ def render(diag: Diagnostic, source: str | None) -> str:
 def _source_line(source: str | None, line: int) -> str | None:
     if source is None or line < 1:
         return None
-    lines = source.splitlines()
+    # Lines as YAML 1.2 and the spans count them: str.splitlines also breaks at NEL, U+2028,
+    # U+2029, \v, \f and \x1c-\x1e, which would show a line above the one a span names.
+    lines = _LINE_BREAK.split(source)
     if line > len(lines):
         return None
     text = lines[line - 1].expandtabs(1)
