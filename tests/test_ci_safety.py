@@ -95,3 +95,69 @@ def test_a_missing_hostile_path_is_an_escaped_usage_error(tmp_path):
     code, output = run(str(tmp_path / "x\n::error::pwned\x1b[31m.yaml"))
     assert code == 2
     assert_safe(output, "text")
+
+
+# Symlinks -----------------------------------------------------------------------------------
+
+SECRET = "TOKEN=hunter2"
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A checkout with specs/good.yaml, a link to it, and links to a secret outside it."""
+    (tmp_path / "secret.txt").write_text(f"{SECRET}\n")
+    root = tmp_path / "repo"
+    specs = root / "specs"
+    specs.mkdir(parents=True)
+    (specs / "good.yaml").write_text(spec())
+    (specs / "alias.yaml").symlink_to("good.yaml")
+    monkeypatch.chdir(root)
+    return root
+
+
+def refused(*args: str) -> list[str]:
+    """The codes of the usage error `check ARGS` exits with (2), and nothing of the secret."""
+    code, output = run(*args, "--format", "json")
+    assert code == 2 and SECRET not in output
+    return re.findall(r"^error\[([a-z-]+)\]", output, re.M)
+
+
+def test_symlinks_inside_the_checked_folder_are_read(repo):
+    code, output = run("specs", "--format", "json")
+    assert code == 0
+    assert [r["file"] for r in json.loads(output)["results"]] == [
+        "specs/alias.yaml",
+        "specs/good.yaml",
+    ]
+    assert run("specs/alias.yaml")[0] == 0
+
+
+@pytest.mark.parametrize("target", ["../../secret.txt", "/proc/self/environ"])
+def test_a_symlink_out_of_the_checked_folder_is_not_read(repo, target):
+    (repo / "specs" / "leak.yaml").symlink_to(target)
+    assert refused("specs") == ["symlink-outside"]
+    assert refused("specs/leak.yaml") == ["symlink-outside"]
+    assert refused(str(repo / "specs" / "leak.yaml")) == ["symlink-outside"]
+
+
+def test_a_symlink_out_of_a_subfolder_checked_is_refused_even_inside_the_checkout(repo):
+    (repo / "other.yaml").write_text(spec())
+    (repo / "specs" / "up.yaml").symlink_to("../other.yaml")
+    assert refused("specs") == ["symlink-outside"]
+    assert run("specs/up.yaml")[0] == 0  # a file argument: inside the current directory
+
+
+def test_a_symlinked_folder_out_of_the_current_directory_is_refused(repo, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "leak.yaml").symlink_to(tmp_path / "secret.txt")
+    (repo / "linked").symlink_to(outside)
+    assert refused("linked") == ["symlink-outside"]
+    assert refused("linked/leak.yaml") == ["symlink-outside"]
+
+
+def test_follow_symlinks_reads_them(repo):
+    (repo / "specs" / "leak.yaml").symlink_to("../../secret.txt")
+    code, output = run("specs/leak.yaml", "--follow-symlinks", "--format", "json")
+    assert code == 1
+    assert [d["code"] for d in json.loads(output)["results"][0]["diagnostics"]] == ["not-a-mapping"]
