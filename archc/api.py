@@ -120,21 +120,55 @@ def check_file(
     return Result(file, spec.source, network, network.diagnostics)
 
 
-def find_specs(paths: list[str | os.PathLike]) -> list[Path]:
-    """The spec files named by `paths`: files as given, folders searched for *.yaml/*.yml."""
+def find_specs(paths: list[str | os.PathLike], follow_symlinks: bool = False) -> list[Path]:
+    """The spec files named by `paths`: files as given, folders searched for *.yaml/*.yml.
+
+    Unless `follow_symlinks`, a path reached through a symlink that resolves outside the folder
+    searched (or, for a path given itself, outside the current directory) is refused with
+    `symlink-outside` before anything is read: in CI, a committed symlink to
+    /proc/self/environ or a credentials file would have its contents quoted in an error.
+    """
     found: list[Path] = []
+    refused: list[Diagnostic] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            found += sorted(
-                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-            )
+        if not follow_symlinks and _through_symlink(path) and not _inside(path, Path.cwd()):
+            refused.append(_outside(path, "the current directory"))
+        elif path.is_dir():
+            # rglob does not descend into symlinked folders; symlinked files are checked here.
+            for p in sorted(path.rglob("*")):
+                if p.suffix not in (".yaml", ".yml") or not p.is_file():
+                    continue
+                if not follow_symlinks and p.is_symlink() and not _inside(p, path):
+                    refused.append(_outside(p, str(path)))
+                else:
+                    found.append(p)
         elif path.exists():
             found.append(path)
         else:
-            raise UsageError(
-                [Diagnostic("file-unreadable", f"no such file or folder: {path}", str(path))]
+            refused.append(
+                Diagnostic("file-unreadable", f"no such file or folder: {path}", str(path))
             )
+    if refused:
+        raise UsageError(refused)
     return found
+
+
+def _through_symlink(path: Path) -> bool:
+    """Whether `path`, as written, goes through a symlink (the file or a folder on the way)."""
+    return any(p.is_symlink() for p in (path, *path.parents))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def _outside(path: Path, where: str) -> Diagnostic:
+    return Diagnostic(
+        "symlink-outside",
+        f"{path} is a symlink to a file outside {where}; it is not read",
+        str(path),
+        hint="commit the spec itself, or pass --follow-symlinks to read it anyway",
+    )
 
 
 def build(

@@ -87,6 +87,14 @@ def check(
     ] = CheckFormat.text,
     set_: SetOption = None,
     input: InputOption = None,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks",
+            help="Read specs that are symlinks to files outside the folder checked "
+            "(or, for a file, outside the current directory); refused by default.",
+        ),
+    ] = False,
 ) -> None:
     """Check specs statically: every shape, parameter and MAC count, and every error.
 
@@ -99,7 +107,7 @@ def check(
 
     overrides, dims = _overrides(set_), _input(input)
     try:
-        files = find_specs(specs)
+        files = find_specs(specs, follow_symlinks)
         if not files:
             raise _usage("no *.yaml or *.yml files found in " + ", ".join(specs))
         results = [check_file(path, overrides, dims) for path in files]

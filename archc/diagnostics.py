@@ -16,9 +16,12 @@ prints it the way compilers do:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from archc.codes import CODES, Severity
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,45 @@ class UsageError(ArchcError):
     """The request is invalid (a bad option or path), not the spec."""
 
 
+# What a spec or a file name could use to write to a CI log or a terminal beyond its own text:
+# line breaks (a new line can be a workflow command such as `::add-mask::`), ESC, BEL and the
+# other C0/C1 controls (colours, OSC 8 links, cursor moves), and bidirectional overrides that
+# make text read differently from what it says.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str, line_start: bool = False) -> str:
+    """`text`, from a spec or a path, made safe to print: every control character written as a
+    visible escape (`\\n`, `\\x1b`, `\\u2028`).
+
+    `line_start` is for text printed at the start of a line, where a leading `::` would make
+    the line a GitHub workflow command: its first `:` is written as `\\x3a`.
+    """
+    text = _UNPRINTABLE.sub(lambda m: _NAMED.get(m[0]) or _escape_char(m[0]), text)
+    if line_start and text.lstrip().startswith("::"):
+        text = text.replace(":", "\\x3a", 1)
+    return text
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def render(diag: Diagnostic, source: str | None) -> str:
-    """Render one diagnostic with its source line and caret, as compilers print them."""
-    out = [f"{diag.severity}[{diag.code}]: {diag.message}"]
+    """Render one diagnostic with its source line and caret, as compilers print them.
+
+    The message, file, notes and help quote the spec and its path: each is made printable.
+    """
+    out = [f"{diag.severity}[{diag.code}]: {printable(diag.message)}"]
+    file = printable(diag.file)
     if diag.span is None:
-        out.append(f"  --> {diag.file}")
+        out.append(f"  --> {file}")
     else:
-        out.append(f"  --> {diag.file}:{diag.line}:{diag.column}")
+        out.append(f"  --> {file}:{diag.line}:{diag.column}")
         text = _source_line(source, diag.line)
         if text is not None:
             gutter = " " * len(str(diag.line))
@@ -134,16 +169,18 @@ def render(diag: Diagnostic, source: str | None) -> str:
                 f"{gutter} | {' ' * (diag.column - 1)}{'^' * width}",
             ]
     pad = " " * (len(str(diag.line)) if diag.span else 1)
-    out += [f"{pad} = note: {note}" for note in diag.notes]
+    out += [f"{pad} = note: {printable(note)}" for note in diag.notes]
     if diag.hint:
-        out.append(f"{pad} = help: {diag.hint}")
+        out.append(f"{pad} = help: {printable(diag.hint)}")
     return "\n".join(out)
 
 
 def _source_line(source: str | None, line: int) -> str | None:
     if source is None or line < 1:
         return None
-    lines = source.splitlines()
+    # Lines as YAML 1.2 and the spans count them: str.splitlines also breaks at NEL, U+2028,
+    # U+2029, \v, \f and \x1c-\x1e, which would show a line above the one a span names.
+    lines = _LINE_BREAK.split(source)
     if line > len(lines):
         return None
     text = lines[line - 1].expandtabs(1)
@@ -151,7 +188,7 @@ def _source_line(source: str | None, line: int) -> str | None:
         return None
     # A NUL or escape byte in the snippet would reach the terminal raw; one replacement
     # character per control character keeps the caret aligned.
-    return "".join("\ufffd" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text)
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 NEAREST_MAX_LENGTH = 64  # longer names are not searched for

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from archc.diagnostics import Diagnostic, render
+from archc.diagnostics import Diagnostic, printable, render
 from archc.dims import Dim, dim_json, format_shape
 from archc.ir import Network
 
@@ -120,8 +120,8 @@ def table(net: Network, valid_inputs=None) -> str:
     for index, layer in enumerate(net.layers):
         rows.append(
             (
-                layer.path,
-                layer.op.name,
+                printable(layer.path, line_start=True),
+                printable(layer.op.name),
                 format_shape(layer.shape),
                 _count(layer.params) if layer.params else "",
                 _count(layer.macs) if layer.macs else "",
@@ -139,7 +139,10 @@ def table(net: Network, valid_inputs=None) -> str:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    header = f"{net.name}: {format_shape(net.input)} -> {format_shape(net.output_shape)}"
+    header = (
+        f"{printable(net.name, line_start=True)}: "
+        f"{printable(format_shape(net.input))} -> {printable(format_shape(net.output_shape))}"
+    )
     totals = (
         f"params {_count(net.params)} (buffers {_count(net.buffers)}, "
         f"fp32 {_bytes(net.params * 4)}, fp16 {_bytes(net.params * 2)})  "
@@ -148,10 +151,10 @@ def table(net: Network, valid_inputs=None) -> str:
     memory = net.analysis.memory
     if memory and memory["activations_peak_bytes"] is not None:
         peak, where = memory["activations_peak_bytes"], memory["activations_peak_at"]
-        totals += f"  activations {_bytes(peak)} peak (fp32, at `{where}`)"
+        totals += f"  activations {_bytes(peak)} peak (fp32, at `{printable(where)}`)"
     footer = [totals]
     if valid_inputs is not None and hasattr(valid_inputs, "text"):
-        footer.append(f"valid inputs: {valid_inputs.text()}")
+        footer.append(f"valid inputs: {printable(valid_inputs.text())}")
     return "\n".join([header, "", *lines, "", *footer])
 
 
@@ -169,11 +172,13 @@ def diagnostics_text(result: Result) -> str:
 
 def verdict(result: Result) -> str:
     net = result.network
+    file = printable(result.file)
     if result.ok:
         extra = f"  {result.warnings} warning(s)" if result.warnings else ""
         macs = _count(net.macs) if net else "?"
-        return f"ok    {result.file}  {net.name}  params {_count(net.params)}  MACs {macs}{extra}"
-    return f"FAIL  {result.file}  {result.errors} error(s)"
+        name = printable(net.name)
+        return f"ok    {file}  {name}  params {_count(net.params)}  MACs {macs}{extra}"
+    return f"FAIL  {file}  {result.errors} error(s)"
 
 
 def to_text(results: list[Result]) -> str:
@@ -195,6 +200,10 @@ def to_text(results: list[Result]) -> str:
 
 
 def _escape(text: str, property_: bool = False) -> str:
+    """GitHub's own escaping of a workflow command's data (and, with `property_`, of a
+    property), after every control character is made visible: the runner turns `%0A` back into
+    a line break inside the annotation, but an ESC would still reach the log's terminal."""
+    text = printable(text)
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
 
@@ -234,7 +243,10 @@ def to_sarif(results: list[Result], version: str) -> str:
                 {
                     "ruleId": d.code,
                     "level": d.severity,
-                    "message": {"text": d.message + (f" (help: {d.hint})" if d.hint else "")},
+                    # JSON escapes control characters, but a viewer shows them decoded.
+                    "message": {
+                        "text": printable(d.message + (f" (help: {d.hint})" if d.hint else ""))
+                    },
                     "locations": [location],
                 }
             )

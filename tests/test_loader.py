@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archc.api import load_text
-from archc.diagnostics import SpecError
+from archc.api import check, load_text
+from archc.diagnostics import SpecError, render
 from archc.spec.loader import YMap, YSeq, decode, load_yaml
 
 
@@ -129,6 +129,35 @@ def test_positions_after_a_bom_and_crlf():
     data = load_yaml(decode(b"\xef\xbb\xbfa: 1\r\nb: [x, y]\r\n", "t.yaml"), "t.yaml")
     assert data == {"a": 1, "b": ["x", "y"]}
     assert (data["b"].at(1).line, data["b"].at(1).col) == (2, 8)
+
+
+# YAML 1.2 breaks lines at \n, \r\n and \r only; libyaml, like YAML 1.1, also at these.
+OLD_BREAKS = ["\u2028", "\u2029", "\x85"]
+
+
+@pytest.mark.parametrize("char", OLD_BREAKS)
+def test_old_line_breaks_neither_end_a_comment_nor_count_as_lines(char):
+    line = "  - conv2d: {out_channels: 6, kernel_size: 5, bogus: 1}"
+    text = (
+        f"archc: 1\nname: x  # a{char} note: on{char}e line\n"
+        f"input: [N, 1, 28, 28]\n# {char}{char}\nbody:\n  - relu\n{line}\n"
+    )
+    (diag,) = check(load_text(text, "t.yaml")).diagnostics
+    assert (diag.code, diag.line, diag.column) == ("unknown-field", 7, line.index("bogus") + 1)
+    snippet = render(diag, text).splitlines()
+    assert snippet[3] == f"7 | {line}"
+
+
+@pytest.mark.parametrize("char", OLD_BREAKS)
+def test_old_line_breaks_stay_in_values(char):
+    data = load_yaml(f"a: 'x{char}y'\nb: \"{char}\"\nc{char}d: p{char}q\n", "t.yaml")
+    assert data == {"a": f"x{char}y", "b": char, f"c{char}d": f"p{char}q"}
+    assert data.key_spans[f"c{char}d"].line == 3
+
+
+def test_a_lone_carriage_return_is_a_line_break():
+    assert refusal("a: 1\rb: !!set 1\n") == ("yaml-tag", 2, 4)
+    assert refusal(b"a: 1\rb: caf\xe9\n", decode) == ("bad-encoding", 2, 7)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,22 @@ CODES: list[Code] = [
         example=CommandExample("archc check specs/lenett.yaml", "archc check specs/lenet.yaml"),
     ),
     Code(
+        "symlink-outside",
+        "A spec is a symlink to a file outside the folder being checked.",
+        kind="usage",
+        explanation="""`archc check` does not read a spec reached through a symlink that points
+        outside the folder being checked (for a folder argument) or outside the current
+        directory (for a file argument). In CI, a pull request can commit a symlink to
+        `/proc/self/environ` or to a credentials file, and an error about the file would quote
+        its contents in the log. Symlinks to files inside the checked folder work. archc exits
+        2 and names the symlink, not its target. If the link is meant, pass
+        `--follow-symlinks`; better, commit the spec itself.""",
+        example=CommandExample(
+            "archc check specs/        # specs/net.yaml -> /proc/self/environ",
+            "archc check specs/ --follow-symlinks",
+        ),
+    ),
+    Code(
         "file-too-large",
         "The spec file is larger than the size limit.",
         explanation="""The spec file is over 512 KiB (524,288 bytes), and is refused from its

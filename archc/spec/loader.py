@@ -114,8 +114,8 @@ def decode(data: bytes, file: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        before = data[: exc.start].decode("utf-8")
+        line, col = line_column(before, len(before))
         hint = "save the file as UTF-8" + (
             " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         )
@@ -132,8 +132,7 @@ def decode(data: bytes, file: str) -> str:
         ) from None
     if "\x00" in text:
         offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        line, col = line_column(text, offset)
         raise SpecError(
             [
                 Diagnostic(
@@ -144,12 +143,41 @@ def decode(data: bytes, file: str) -> str:
     return text
 
 
+# YAML 1.2 breaks lines at \n, \r\n and \r only. libyaml, as YAML 1.1 did, also breaks them at
+# NEL, U+2028 and U+2029: a comment holding one ended there (its rest read as YAML), and every
+# line after it was counted one further than an editor or a CI annotation counts it. They are
+# parsed as private-use stand-ins absent from the text, which libyaml takes as plain
+# characters, and put back in every scalar.
+_OLD_BREAKS = "\x85\u2028\u2029"
+_STAND_INS = (range(0xE000, 0xF900), range(0xF0000, 0xFFFFE), range(0x100000, 0x10FFFE))
+
+
+def _stand_ins(text: str) -> dict[str, str]:
+    """A stand-in for each YAML 1.1 line break in `text`, none of them found in `text`."""
+    found = [c for c in _OLD_BREAKS if c in text]
+    if not found:
+        return {}
+    used = set(text)
+    free = (chr(c) for block in _STAND_INS for c in block if chr(c) not in used)
+    return dict(zip(found, free, strict=False))
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of character `offset`, lines counted as YAML 1.2 counts them."""
+    line = text.count("\n", 0, offset) + 1 + len(re.findall(r"\r(?!\n)", text[:offset]))
+    start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+    return line, offset - start + 1
+
+
 def load_yaml(text: str, file: str):
     """Parse one YAML document into located plain data.
 
     >>> load_yaml("a: [1, two]", "x.yaml")
     {'a': [1, 'two']}
     """
+    stand_ins = _stand_ins(text)
+    for old, new in stand_ins.items():
+        text = text.replace(old, new)
     _check_depth(text, file)
     loader = _Loader(text)
     try:
@@ -188,7 +216,7 @@ def load_yaml(text: str, file: str):
             [Diagnostic("empty-spec", "the file holds no YAML document", file, Span.point(1, 1))]
         )
     with _no_gc():
-        return _Builder(file).build(node)
+        return _Builder(file, {new: old for old, new in stand_ins.items()}).build(node)
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> Diagnostic:
@@ -196,8 +224,7 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> Diagnos
     offset = exc.position
     if not (0 <= offset < len(text) and ord(text[offset]) == exc.character):
         offset = len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    line, column = line_column(text, offset)
     return Diagnostic(
         "yaml-syntax",
         f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason})",
@@ -276,8 +303,9 @@ def _check_depth(text: str, file: str) -> None:
 class _Builder:
     """Turns composed nodes into located plain data, enforcing archc's rules as it goes."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str, restore: dict[str, str] | None = None):
         self.file = file
+        self.restore = restore or {}
         self.nodes = 0
         self.chars = 0
         self.active: set[int] = set()
@@ -328,7 +356,7 @@ class _Builder:
                 self.fail("yaml-tag", "YAML merge keys (`<<`) are not accepted", key_node)
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (_PLAIN, _QUOTED):
                 self.fail("bad-key", "mapping keys must be plain strings", key_node)
-            key = key_node.value
+            key = self.text(key_node)
             self.count_chars(key, key_node)
             if key in result:
                 first = result.key_spans[key]
@@ -353,8 +381,15 @@ class _Builder:
                 hint="write the value out instead of copying it with aliases",
             )
 
-    def scalar(self, node: yaml.ScalarNode):
+    def text(self, node: yaml.ScalarNode) -> str:
+        """The scalar's text, with the line breaks YAML 1.1 would have broken at put back."""
         value = node.value
+        for stand_in, old in self.restore.items():
+            value = value.replace(stand_in, old)
+        return value
+
+    def scalar(self, node: yaml.ScalarNode):
+        value = self.text(node)
         self.count_chars(value, node)
         if node.tag == _QUOTED:
             return value
