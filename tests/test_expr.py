@@ -6,6 +6,7 @@ import builtins
 
 import pytest
 
+from archc.spec import expr
 from archc.spec.expr import ExprError, evaluate, is_expression, variables
 
 ENV = {"growth": 32, "i": 2, "depths": [2, 2, 6, 2], "first": True, "name": "a"}
@@ -171,9 +172,17 @@ def test_huge_or_undefined_values_are_refused(text):
 
 
 def test_deep_expressions_do_not_blow_the_stack():
-    assert value("-" * 400 + "$i") == 2
-    assert value("(" * 150 + "$i" + ")" * 150) == 2
+    at_limit = "-" * (expr.MAX_DEPTH - 1) + "$i"  # MAX_DEPTH - 1 signs over one name
+    assert value(at_limit) == -2
+    assert refused("-" + at_limit).code == "bad-expression"
+    assert refused("-" * 491 + "$i").code == "bad-expression"
+    assert value("(" * 150 + "$i" + ")" * 150) == 2  # parentheses are no nodes
     refused("(" * 300 + "$i" + ")" * 300)  # Python's parser refuses past 200 levels
+
+
+def test_a_deep_caller_stack_still_gets_an_error(monkeypatch):
+    monkeypatch.setattr(expr, "MAX_DEPTH", 10_000)  # as if the depth were not bounded
+    assert refused("-" * 495 + "$i").code == "bad-expression"
 
 
 def test_length_is_measured_as_written():
@@ -185,3 +194,104 @@ def test_length_is_measured_as_written():
 def test_messages_show_the_expression_as_written():
     assert "v__" not in str(refused("$depths * 10000"))
     assert "`$depths * 10000`" in str(refused("$depths * 10000"))
+
+
+# Hostile expressions: each refused with a code, never another exception, and at once. -------
+
+HOSTILE_ENV = {**ENV, "x": 2.5}
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("$x * 1e200 ** 2", "bad-number"),  # OverflowError
+        ("$x * 1e200 * 1e200", "bad-number"),  # inf, silently
+        ("$x * 1e200 * 1e200 - $x * 1e200 * 1e200", "bad-number"),  # would be nan
+        ("div($x * 1e300, 1e-300)", "bad-number"),
+        ("'%.99999999999f' % $x", "bad-expression"),
+        ("'%0999999999d' % $i", "bad-expression"),
+        ("[8, 16] < $i", "bad-expression"),
+        ("-[$i, 16]", "bad-expression"),
+        ("'a' < $i", "bad-expression"),
+        ("max([1], $i)", "bad-expression"),
+        ("round($i, -10**9)", "bad-expression"),
+        ("round($x, 10**9)", "bad-expression"),
+        ("[[$i] * 10000] * 10000", "bad-expression"),
+        ("len([[[$i] * 100] * 100] * 100)", "bad-expression"),
+        ("$name * 5000 + $name * 5001", "bad-expression"),
+        ("3 ** 40 + $i", "bad-expression"),
+        ("$growth ** 13", "bad-expression"),
+    ],
+)
+def test_hostile_expressions_are_refused(text, code):
+    assert refused(text, env=HOSTILE_ENV).code == code
+
+
+def test_a_symbolic_size_in_a_condition_is_refused():
+    from archc.dims import Sym
+
+    incoming = {**INCOMING, "height": Sym.var("H")}
+    for text in ("in.height > 4", "in.height == 4", "max(in.height, 4)", "in.height and 1"):
+        assert refused(text, incoming=incoming).code == "bad-expression"
+    assert value("in.height // 2 * 2", incoming=incoming) is not None  # arithmetic is fine
+
+
+def test_shared_lists_count_once_per_use():
+    # 4^20 uses of one list, built as a spec's parameters would share it.
+    shared = [0]
+    for _ in range(20):
+        shared = [shared] * 4
+    env = {"p": shared, "q": [[[[0]]]]}
+    for text in ("$p == $q", "max($p)", "$p + []", "[$p]", "$p * 1"):
+        assert refused(text, env=env).code == "bad-expression"
+    assert value("len($p)", env=env) == 4  # walks nothing
+
+
+# The limits at and just past (docs/limits.md) -------------------------------------------------
+
+
+def test_limit_round_digits():
+    assert value(f"round(123456, -{expr.MAX_ROUND_DIGITS})") == 0
+    assert refused(f"round(123456, -{expr.MAX_ROUND_DIGITS + 1})").code == "bad-expression"
+
+
+def test_limit_nested_repetition():
+    assert len(value("[[$i] * 100] * 100")) == 100
+    assert refused("[[$i] * 100] * 101").code == "bad-expression"
+
+
+def test_limit_powers_are_bounded_before_they_are_computed():
+    assert value("2 ** 62 + 0 * $i") == 2**62
+    assert value("(-2) ** 61 + 0 * $i") == -(2**61)
+    assert refused("3 ** 64 + $i").code == "bad-expression"
+    assert value("1.5 ** 64 + $i") == 1.5**64 + 2
+
+
+def test_limit_value_depth():
+    nested = "[" * expr.MAX_VALUE_DEPTH + "$i" + "]" * expr.MAX_VALUE_DEPTH
+    assert len(value(nested)) == 1
+    assert refused("[" + nested + "]").code == "bad-expression"
+
+
+def test_built_items_are_charged_before_they_are_built():
+    charged: list[int] = []
+    evaluate("len([0] * 100 + [$i])", ENV, None, charged.append)
+    assert sum(charged) >= 201
+
+
+def test_every_hostile_expression_is_quick():
+    import time
+
+    start = time.process_time()
+    for text in ("round($i, -10**9)", "[[$i] * 10000] * 10000", "'%0999999999d' % $i"):
+        refused(text)
+    assert time.process_time() - start < 0.5
+
+
+def test_parameters_share_one_budget_of_built_items():
+    budget = expr.ItemBudget()
+    for _ in range(expr.ItemBudget.LIMIT // 10_001):  # `[0]` and then its 10,000 copies
+        evaluate("len([0] * 10000) + $i", ENV, None, budget.charge)
+    with pytest.raises(ExprError) as info:
+        evaluate("len([0] * 10000) + $i", ENV, None, budget.charge)
+    assert info.value.code == "too-many-layers"

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from archc.diagnostics import Diagnostic, Span, SpecError, UsageError, nearest
-from archc.spec.expr import ExprError, evaluate, is_expression
+from archc.spec.expr import ExprError, ItemBudget, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq, load_yaml
 from archc.spec.validate import show, validate
 from archc.spec.values import MAX_VALUE_SIZE, resolved_size
@@ -196,6 +196,7 @@ def _resolve_params(
             )
     params: dict[str, Any] = {}
     total = 0
+    work = ItemBudget()  # the lists and strings all parameters build, together
     for name, raw in declared.items():
         span = declared.at(name)
         if name in overrides:
@@ -215,7 +216,7 @@ def _resolve_params(
             value = raw
         if is_expression(value):
             try:
-                value = evaluate(value, params)
+                value = evaluate(value, params, None, work.charge)
             except ExprError as exc:
                 diagnostics.append(Diagnostic(exc.code, str(exc), file, span, hint=exc.hint))
                 continue

@@ -2,8 +2,11 @@
 
 A string value that mentions a variable (`$growth * 4`) or the incoming tensor
 (`in.channels // 2`) is an expression. It is parsed with Python's `ast` module and evaluated by
-walking a fixed set of node kinds — never with `eval` — with every intermediate integer bounded,
-so a spec cannot run code, call functions other than the few listed here, or build huge numbers.
+walking a fixed set of node kinds — never with `eval`. Specs come from strangers, so every
+operation's cost is bounded *before* it is done (the size of a power's result from its operands,
+the length of a repeated list or string, `round`'s digits), the syntax tree's depth is bounded
+before it is walked, every value is finite, and any failure is an `ExprError` — never another
+exception — which the caller reports at the expression.
 
     >>> evaluate("$growth * 4", {"growth": 32})
     128
@@ -17,12 +20,19 @@ import ast
 import math
 import operator
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 MAX_MAGNITUDE = 2**62
 MAX_LENGTH = 500
-MAX_SEQUENCE = 10_000  # items of a list, or characters of a string, an expression may build
+# Items of a list (nested lists' items counted once per use) or characters of a string that an
+# expression may build: `[[$z] * 10000] * 10000` shares one list, but anything that walks it
+# walks 10^8 items.
+MAX_SEQUENCE = 10_000
+MAX_DEPTH = 128  # nesting of the syntax tree; the walk recurses twice per level
+MAX_VALUE_DEPTH = 64  # nesting of a list an expression builds, as the loader's MAX_DEPTH
+MAX_ROUND_DIGITS = 20  # `round(x, -10**9)` would compute 10**(10**9); 2**62 has 19 digits
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _IN = re.compile(r"(?<![A-Za-z0-9_$.])in\.")
 _VAR_PREFIX = "v__"
@@ -54,13 +64,27 @@ def _parse(text: str) -> ast.expr:
         raise ExprError(f"expression is longer than {MAX_LENGTH} characters ({len(text)})")
     source = _IN.sub(_IN_NAME + ".", _VAR.sub(lambda m: _VAR_PREFIX + m.group(1), text))
     try:
-        return ast.parse(source.strip(), mode="eval").body
-    except SyntaxError:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ExprError(
             f"cannot parse expression `{text}`",
             hint="use integers, `$names`, `in.channels`, + - * // %, comparisons and "
             "`a if c else b`",
         ) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ExprError(f"expression is nested more than {MAX_DEPTH} levels deep")
+    return tree
+
+
+def _depth(tree: ast.expr) -> int:
+    """The syntax tree's depth, counted without recursion (`- - - … 1` is 500 levels)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        children = [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 @lru_cache(maxsize=4096)
@@ -119,28 +143,78 @@ def total(values: list) -> int | float:
     return sum(values)
 
 
+def _round(value: float, digits: int | None = None) -> int | float:
+    """`round`, with its digits bounded: CPython computes 10**-digits for negative ones."""
+    if digits is not None and (
+        not isinstance(digits, int) or isinstance(digits, bool) or abs(digits) > MAX_ROUND_DIGITS
+    ):
+        raise ExprError(f"`round` takes at most {MAX_ROUND_DIGITS} digits, either way")
+    return round(value, digits)
+
+
 _FUNCTIONS = {
     "len": len,
     "min": min,
     "max": max,
     "make_divisible": make_divisible,
     "int": int,
-    "round": round,
+    "round": _round,
     "ceil": math.ceil,
     "floor": math.floor,
     "div": div,
     "sum": total,
 }
 
+# What an operation of the walk may raise besides ExprError; each becomes an ExprError.
+_FAILURES = (TypeError, ValueError, ArithmeticError, RecursionError, MemoryError)
 
-def evaluate(text: str, env: dict[str, Any], incoming: dict[str, Any] | None = None) -> Any:
-    """Evaluate `text` with `$names` from `env` and `in.FIELD` from `incoming`."""
-    return _Evaluator(text, env, incoming).eval(_parse(text))
+
+def evaluate(
+    text: str,
+    env: dict[str, Any],
+    incoming: dict[str, Any] | None = None,
+    charge: Callable[[int], None] | None = None,
+) -> Any:
+    """Evaluate `text` with `$names` from `env` and `in.FIELD` from `incoming`.
+
+    `charge`, if given, is told the number of items or characters each list or string the
+    expression builds will hold, before it is built, so that a caller's work budget counts them.
+    """
+    tree = _parse(text)
+    try:
+        return _Evaluator(text, env, incoming, charge).eval(tree)
+    except _FAILURES as exc:  # a case the checks below do not foresee: still a located error
+        raise ExprError(f"cannot evaluate `{_clip(text)}`: {type(exc).__name__}") from None
+
+
+class ItemBudget:
+    """A `charge` for expressions evaluated outside an expansion (parameters): each stays
+    within its own bounds, but thousands of them need a common one."""
+
+    LIMIT = 1_000_000  # as the expansion's operation budget
+
+    def __init__(self) -> None:
+        self.items = 0
+
+    def charge(self, items: int) -> None:
+        self.items += items
+        if self.items > self.LIMIT:
+            raise ExprError(
+                f"parameters build more than {self.LIMIT:,} list items or characters",
+                code="too-many-layers",
+            )
 
 
 class _Evaluator:
-    def __init__(self, text: str, env: dict[str, Any], incoming: dict[str, Any] | None):
+    def __init__(
+        self,
+        text: str,
+        env: dict[str, Any],
+        incoming: dict[str, Any] | None,
+        charge: Callable[[int], None] | None,
+    ):
         self.text, self.env, self.incoming = text, env, incoming
+        self.charge = charge or (lambda _: None)
 
     def eval(self, node: ast.expr) -> Any:
         method = getattr(self, "eval_" + type(node).__name__, None)
@@ -191,38 +265,56 @@ class _Evaluator:
 
     def eval_UnaryOp(self, node: ast.UnaryOp) -> Any:
         value = self.eval(node.operand)
-        if isinstance(node.op, ast.USub):
-            return -value
-        if isinstance(node.op, ast.UAdd):
-            return +value
         if isinstance(node.op, ast.Not):
             return not _truth(value)
-        raise ExprError(f"operator in `{_source(node)}` is not allowed")
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise ExprError(f"operator in `{_source(node)}` is not allowed")
+        if not _is_number(value) and not _is_symbolic(value):
+            raise ExprError(f"cannot apply `{_source(node)}` to {_kind(value)}")
+        return -value if isinstance(node.op, ast.USub) else +value
 
     def eval_BinOp(self, node: ast.BinOp) -> Any:
         if isinstance(node.op, ast.Div):
             raise ExprError(
-                f"`/` is not integer division in `{self.text}`",
+                f"`/` is not integer division in `{_clip(self.text)}`",
                 hint="use `//` for integer division, or `div(a, b)` for a fraction",
             )
         func = _BINARY.get(type(node.op))
         if func is None:
             raise ExprError(f"operator in `{_source(node)}` is not allowed")
         left, right = self.eval(node.left), self.eval(node.right)
-        if func is operator.pow and (not isinstance(right, int) or abs(right) > 64):
-            raise ExprError(f"exponent `{_source(node.right)}` is too large")
-        if _length(func, left, right) > MAX_SEQUENCE:  # `[0] * 10**9` would take gigabytes
+        if isinstance(left, str) and func is operator.mod:  # printf-style formatting
+            raise ExprError(f"`%` formats no strings in `{_source(node)}`")
+        if func is operator.pow:
+            _check_power(node, left, right)
+        built = _built_size(func, left, right)
+        if built > MAX_SEQUENCE:  # `[0] * 10**9` would take gigabytes
             raise ExprError(
-                f"`{_source(node)}` builds a list or string longer than {MAX_SEQUENCE:,}"
+                f"`{_source(node)}` builds a list or string of more than {MAX_SEQUENCE:,} items"
             )
+        if built:
+            self.charge(built)
         try:
             return func(left, right)
         except ZeroDivisionError:
-            raise ExprError(f"division by zero in `{self.text}`") from None
+            raise ExprError(f"division by zero in `{_clip(self.text)}`") from None
+        except OverflowError:  # a float power: `1e200 ** 2`
+            raise ExprError(f"`{_source(node)}` has no finite value", code="bad-number") from None
         except TypeError:
             raise ExprError(
                 f"cannot apply `{_source(node)}` to {_kind(left)} and {_kind(right)}"
             ) from None
+
+    def walk(self, value: Any, node: ast.expr) -> None:
+        """Count the work of an operation that walks a list or string (`==`, `max`)."""
+        if isinstance(value, (list, str)):
+            size, _ = _measure(value)
+            if size > MAX_SEQUENCE:
+                raise ExprError(
+                    f"`{_clip(_source(node))}` walks a list or string of more than "
+                    f"{MAX_SEQUENCE:,} items"
+                )
+            self.charge(size)
 
     def eval_BoolOp(self, node: ast.BoolOp) -> Any:
         want = isinstance(node.op, ast.Or)
@@ -238,6 +330,12 @@ class _Evaluator:
             if func is None:
                 raise ExprError(f"comparison in `{_source(node)}` is not allowed")
             right = self.eval(right_node)
+            if _is_symbolic(left) or _is_symbolic(right):
+                raise _symbolic(node)
+            self.walk(left, node)
+            self.walk(right, node)
+            if func not in (operator.eq, operator.ne) and not _comparable(left, right):
+                raise ExprError(f"cannot compare {_kind(left)} with {_kind(right)}")
             if not _truth(func(left, right)):
                 return False
             left = right
@@ -269,7 +367,15 @@ class _Evaluator:
         return container[bounds[0] : bounds[1]]
 
     def eval_List(self, node: ast.List) -> Any:
-        return [self.eval(item) for item in node.elts]
+        items = [self.eval(item) for item in node.elts]
+        size, depth = _measure(items)
+        if size > MAX_SEQUENCE or depth > MAX_VALUE_DEPTH:
+            raise ExprError(
+                f"`{_clip(_source(node))}` builds a list of more than {MAX_SEQUENCE:,} items "
+                f"or {MAX_VALUE_DEPTH} levels"
+            )
+        self.charge(size)
+        return items
 
     def eval_Call(self, node: ast.Call) -> Any:
         name = node.func.id if isinstance(node.func, ast.Name) else None
@@ -279,12 +385,25 @@ class _Evaluator:
                 hint="the functions are " + ", ".join(sorted(_FUNCTIONS)),
             )
         args = [self.eval(arg) for arg in node.args]
+        if any(_is_symbolic(a) for a in _flat(args)) and name != "len":
+            raise _symbolic(node)
+        if name != "len":
+            for arg in args:
+                self.walk(arg, node)
         try:
             return _FUNCTIONS[name](*args)
         except TypeError:
             raise ExprError(f"wrong arguments to `{name}`") from None
-        except (ValueError, OverflowError):  # int(), ceil() or round() of infinity or nan
-            raise ExprError(f"`{_source(node)}` has no finite value") from None
+        except (ValueError, ArithmeticError):  # int(), ceil() or round() of infinity or nan
+            raise ExprError(f"`{_clip(_source(node))}` has no finite value") from None
+
+
+def _check_power(node: ast.BinOp, base: Any, exponent: Any) -> None:
+    """Refuse a power whose result would be too large, before computing it."""
+    if not isinstance(exponent, int) or isinstance(exponent, bool) or abs(exponent) > 64:
+        raise ExprError(f"exponent `{_source(node.right)}` is too large")
+    if isinstance(base, int) and exponent > 0 and (abs(base).bit_length() - 1) * exponent > 62:
+        raise ExprError(f"`{_source(node)}` is out of range (over 2**62)")
 
 
 def _source(node: ast.expr) -> str:
@@ -292,16 +411,80 @@ def _source(node: ast.expr) -> str:
     return ast.unparse(node).replace(_VAR_PREFIX, "$").replace(_IN_NAME + ".", "in.")
 
 
-def _length(func: Any, left: Any, right: Any) -> int:
-    """The length of the list or string a `+` or `*` would build (0 for numbers)."""
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _built_size(func: Any, left: Any, right: Any) -> int:
+    """The size (see `_measure`) of the list or string a `+` or `*` would build; 0 for numbers."""
     sequences = (list, str)
     if func is operator.add and isinstance(left, sequences) and isinstance(right, sequences):
-        return len(left) + len(right)
+        return _measure(left)[0] + _measure(right)[0]
     if func is operator.mul:
         for seq, times in ((left, right), (right, left)):
             if isinstance(seq, sequences) and isinstance(times, int):
-                return len(seq) * max(times, 0)
+                return _measure(seq)[0] * max(times, 0)
     return 0
+
+
+def _measure(value: Any) -> tuple[int, int]:
+    """The items of a value, counted once per use (a string counts its characters, an empty
+    list one), and its depth; without recursion, and stopping past MAX_SEQUENCE items, so that a
+    list of shared lists costs no more to measure than the limit.
+    """
+    sizes: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, ready = stack.pop()
+        if id(item) in sizes:
+            continue
+        if isinstance(item, str):
+            sizes[id(item)] = (max(1, len(item)), 0)
+        elif not isinstance(item, list):
+            sizes[id(item)] = (1, 0)
+        elif len(item) > MAX_SEQUENCE:  # each item counts at least one
+            return len(item), 1
+        elif ready:
+            parts = [sizes[id(x)] for x in item]
+            size = max(1, sum(p[0] for p in parts))
+            depth = 1 + max((p[1] for p in parts), default=0)
+            if size > MAX_SEQUENCE or depth > MAX_VALUE_DEPTH:
+                return size, depth
+            sizes[id(item)] = (size, depth)
+        else:
+            stack.append((item, True))
+            stack.extend((x, False) for x in item if id(x) not in sizes)
+    return sizes[id(value)]
+
+
+def _flat(values: list) -> list:
+    return [v for value in values for v in (value if isinstance(value, list) else [value])]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_symbolic(value: Any) -> bool:
+    from archc.dims import Sym
+
+    return isinstance(value, Sym)
+
+
+def _symbolic(node: ast.expr) -> ExprError:
+    return ExprError(
+        f"`{_clip(_source(node))}` depends on a symbolic input size",
+        hint="give the input a fixed size (`--input N,3,224,224`), or do not compare this size",
+    )
+
+
+def _comparable(left: Any, right: Any) -> bool:
+    """Whether `<` is defined between two values: numbers, strings, or lists of such."""
+    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
+        return True
+    if isinstance(left, str) and isinstance(right, str):
+        return True
+    return isinstance(left, list) and isinstance(right, list)
 
 
 def _truth(value: Any) -> bool:
@@ -315,6 +498,8 @@ def _truth(value: Any) -> bool:
 def _bounded(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
         raise ExprError(f"an intermediate value is out of range (over 2**62): {str(value)[:20]}…")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError(f"an intermediate value is not finite ({value})", code="bad-number")
     return value
 
 

@@ -176,7 +176,9 @@ class Expansion:
             return raw
         self.charge(cost(raw), span)
         try:
-            value = evaluate(raw, env, _incoming(flow.shape) if flow else None)
+            incoming = _incoming(flow.shape) if flow else None
+            # Lists and strings an expression builds or walks count toward the same budget.
+            value = evaluate(raw, env, incoming, lambda items: self.charge(items, span))
         except ExprError as exc:
             if flow is None and "in." in raw:
                 return FAIL  # the incoming shape is unknown because of an earlier error
