@@ -14,6 +14,7 @@ from archc.ir import Network
 from archc.report import Result
 from archc.spec.document import Override, ParamValue, Spec, parse_document
 from archc.spec.loader import MAX_FILE_BYTES, decode
+from archc.spec.values import MAX_VALUE_SIZE, resolved_size
 
 if TYPE_CHECKING:
     from archc.onnx_export import ExportResult
@@ -71,6 +72,19 @@ def _typed(overrides: Mapping[str, ParamValue | Override], file: str) -> dict[st
             typed[name] = value
             continue
         where = f"overrides[{name!r}]"
+        if resolved_size(value) > MAX_VALUE_SIZE:
+            # A Python value may share one list many times over (4^20 items in twenty lists);
+            # everything after this walks it whole, so it is measured first, boundedly.
+            raise UsageError(
+                [
+                    Diagnostic(
+                        "bad-override",
+                        f"{where}: the value resolves to more than {MAX_VALUE_SIZE:,} items "
+                        "and characters, a shared list counted once per use",
+                        file,
+                    )
+                ]
+            )
         if not _is_param_value(value):
             raise UsageError(
                 [

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from archc.api import check, load_text
 from archc.diagnostics import (
     MAX_MESSAGE,
@@ -12,6 +14,7 @@ from archc.diagnostics import (
     NEAREST_MAX_LENGTH,
     Diagnostic,
     SpecError,
+    UsageError,
     nearest,
 )
 from archc.spec import loader, state
@@ -43,19 +46,15 @@ def test_resolved_size_counts_shared_lists_once_per_use_and_stops_past_the_limit
     assert resolved_size(deep) == 50_001
 
 
-def test_limit_parameters_resolved_size():
-    # n, m: 1 each; row: 1 + 9,999; grid: 1 + 98 * 10,000; pad: 1 + its characters.
-    def spec(pad: int) -> str:
-        return (
-            _SPEC
-            + "params:\n  n: 9999\n  m: 98\n"
-            + '  row: "[0] * $n"\n  grid: "[$row] * $m"\n'
-            + f"  pad: {'x' * pad}\nbody: [relu]\n"
-        )
-
-    at_limit = MAX_VALUE_SIZE - (1 + 1 + 10_000 + 1 + 98 * 10_000) - 1
-    assert _found(spec(at_limit)) == []
-    assert _found(spec(at_limit + 1)) == [("value-too-large", 9)]
+def test_shared_lists_built_by_parameters_are_refused_as_they_are_built():
+    # Twenty parameters, each four copies of the one before: 4^20 items. The evaluator counts
+    # a shared list once per use, so the first parameter past its 10,000 items is refused,
+    # once; the parameters that use it are not reported again as undefined.
+    params = "".join(
+        f'  p{k}: "[$p{k - 1}, $p{k - 1}, $p{k - 1}, $p{k - 1}]"\n' for k in range(2, 21)
+    )
+    text = _SPEC + "params:\n  p1: [1, 2, 3, 4]\n" + params + "body: [relu]\n"
+    assert _found(text) == [("bad-expression", 11)]  # p7: 4^7 = 16,384 items
 
 
 def test_a_field_computed_past_the_limit_is_refused_at_the_field():
@@ -64,7 +63,23 @@ def test_a_field_computed_past_the_limit_is_refused_at_the_field():
         + 'params:\n  n: 9999\n  row: "[0] * $n"\n'
         + 'body:\n  - conv2d: {out_channels: "[$row] * 101", kernel_size: 1}\n'
     )
-    assert _found(text) == [("value-too-large", 8)]
+    assert _found(text) == [("bad-expression", 8)]
+
+
+def test_limit_resolved_size_of_a_python_override():
+    # A Python value shares lists freely; it is measured, boundedly, before anything walks it.
+    shared: list = [0] * 1000
+    for _ in range(19):
+        shared = [shared, shared, shared, shared]
+    text = _SPEC + "params:\n  p: [1]\nbody: [relu]\n"
+    with pytest.raises(UsageError) as info:
+        load_text(text, "spec.yaml", {"p": shared})
+    assert [d.code for d in info.value.diagnostics] == ["bad-override"]
+    at_limit = ["x" * 1000] * 999  # the list, and 999 strings of 1 + 1,000: 1,000,000
+    assert resolved_size(at_limit) == MAX_VALUE_SIZE
+    assert load_text(text, "spec.yaml", {"p": at_limit}).params["p"] is at_limit
+    with pytest.raises(UsageError):
+        load_text(text, "spec.yaml", {"p": [*at_limit, "x"]})
 
 
 def test_limit_characters_with_aliases():

@@ -383,27 +383,6 @@ CODES: list[Code] = [
         ),
     ),
     Code(
-        "value-too-large",
-        "A value resolves to more data than the limit.",
-        explanation="""A parameter, or a field computed by an expression, resolves to more
-        than 1,000,000 items and characters, counting a list that it holds several times once
-        per copy. Expressions can repeat a list by reference (`[$p1, $p1, $p1, $p1]`), so a few
-        parameters can describe trillions of items; comparing, validating or recording such a
-        value would walk every one. The parameters together are held to the same limit, since
-        an export records all of them (docs/limits.md). Real parameters are a few numbers:
-        write the list out, or compute it with `repeat`.""",
-        example=SpecExample(
-            HEAD
-            + "input: [N, 1, 28, 28]\nparams:\n  p1: [1, 2, 3, 4]\n"
-            + "".join(
-                f'  p{k}: "[$p{k - 1}, $p{k - 1}, $p{k - 1}, $p{k - 1}]"\n' for k in range(2, 11)
-            )
-            + "body: [relu]\n",
-            '  p10: "[$p9, $p9, $p9, $p9]"',
-            "  p10: 4",
-        ),
-    ),
-    Code(
         "too-deep-expansion",
         "Blocks, repeats, groups and branches nest deeper than the limit.",
         explanation="""Block calls, `repeat`s, `seq` groups and merge branches nest more than 64

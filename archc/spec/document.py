@@ -14,10 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from archc.diagnostics import Diagnostic, Span, SpecError, UsageError, nearest
-from archc.spec.expr import ExprError, ItemBudget, evaluate, is_expression
+from archc.spec.expr import ExprError, ItemBudget, evaluate, is_expression, variables
 from archc.spec.loader import YMap, YSeq, load_yaml
 from archc.spec.validate import show, validate
-from archc.spec.values import MAX_VALUE_SIZE, resolved_size
 
 FORMAT_VERSION = 1
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -195,8 +194,8 @@ def _resolve_params(
                 ]
             )
     params: dict[str, Any] = {}
-    total = 0
     work = ItemBudget()  # the lists and strings all parameters build, together
+    failed: set[str] = set()  # parameters whose errors are reported: not again as undefined
     for name, raw in declared.items():
         span = declared.at(name)
         if name in overrides:
@@ -215,32 +214,15 @@ def _resolve_params(
         else:
             value = raw
         if is_expression(value):
+            if variables(value) & failed:
+                failed.add(name)  # a consequence of an error already reported
+                continue
             try:
                 value = evaluate(value, params, None, work.charge)
             except ExprError as exc:
                 diagnostics.append(Diagnostic(exc.code, str(exc), file, span, hint=exc.hint))
+                failed.add(name)
                 continue
-        # Every parameter is recorded whole (ONNX metadata) and may be compared or validated
-        # later: its size is bounded here, once, counting shared lists once per use.
-        size = resolved_size(value)
-        total += size
-        if total > MAX_VALUE_SIZE:
-            limit = f"{MAX_VALUE_SIZE:,} items and characters"
-            message = (
-                f"parameter `{name}` resolves to more than {limit}"
-                if size > MAX_VALUE_SIZE
-                else f"the parameters up to `{name}` resolve to more than {limit} together"
-            )
-            diagnostics.append(
-                Diagnostic(
-                    "value-too-large",
-                    message,
-                    file,
-                    span,
-                    hint="build lists without nesting copies of copies",
-                )
-            )
-            break
         params[name] = value
     return params
 

@@ -20,7 +20,6 @@ from archc.spec.document import Spec
 from archc.spec.expr import ExprError, cost, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq
 from archc.spec.validate import validate
-from archc.spec.values import MAX_VALUE_SIZE, resolved_size
 
 # Limits that keep every check within about 2 s and 300 MB (docs/limits.md); the largest zoo
 # networks have a few thousand layers.
@@ -184,18 +183,6 @@ class Expansion:
                 return FAIL  # the incoming shape is unknown because of an earlier error
             self.error(exc.code, str(exc), span, exc.hint)
             return FAIL
-        if isinstance(value, (list, str)):
-            # Validating, comparing or showing the value walks all of it, once per use.
-            size = resolved_size(value)
-            if size > MAX_VALUE_SIZE:
-                self.error(
-                    "value-too-large",
-                    f"this value resolves to more than {MAX_VALUE_SIZE:,} items and characters",
-                    span,
-                    hint="build lists without nesting copies of copies",
-                )
-                return FAIL
-            self.charge(size - 1, span)
         return value
 
     def fields(

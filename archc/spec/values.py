@@ -1,18 +1,18 @@
 """The resolved size of a value: how much data it is once every shared reference is followed.
 
-An expression can build a list from the same list several times (`[$p1, $p1, $p1, $p1]`), so
-twenty parameters reach 4^20 items with only a few bytes each: comparing, validating or
-recording such a value walks every copy. The size counts each item once per use, and each
-character of a string, and stops counting just past a limit, so measuring a value costs at most
-the limit however large the value is.
+A Python value handed to the API as a parameter override can hold the same list several times
+(twenty lists, each four times the one before, are 4^20 items): checking its type, comparing,
+or recording it walks every copy. The size counts each item once per use, and each character of
+a string, and stops counting just past a limit, so measuring a value costs at most the limit
+however large the value is. (What a spec builds with expressions is bounded by the evaluator,
+archc.spec.expr, as it builds it.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# Resolved size of one value, and of the spec's parameters together. A file without aliases
-# or expressions stays far below it: its nodes and characters are bounded by its 512 KiB.
+# Resolved size of one override value.
 MAX_VALUE_SIZE = 1_000_000
 
 
