@@ -145,8 +145,9 @@ def find_specs(paths: list[str | os.PathLike], follow_symlinks: bool = False) ->
     found: list[Path] = []
     refused: list[Diagnostic] = []
     for path in map(Path, paths):
-        if not follow_symlinks and _through_symlink(path) and not _inside(path, Path.cwd()):
-            refused.append(_outside(path, "the current directory"))
+        outside = None if follow_symlinks else symlink_outside(path)
+        if outside is not None:
+            refused.append(outside)
         elif path.is_dir():
             # rglob does not descend into symlinked folders; symlinked files are checked here.
             for p in sorted(path.rglob("*")):
@@ -165,6 +166,16 @@ def find_specs(paths: list[str | os.PathLike], follow_symlinks: bool = False) ->
     if refused:
         raise UsageError(refused)
     return found
+
+
+def symlink_outside(path: str | os.PathLike) -> Diagnostic | None:
+    """The refusal of a path given itself that goes through a symlink resolving outside the
+    current directory, else None: what `check`, `export`, `graph` and `diff` refuse before
+    reading a spec, unless told to follow symlinks."""
+    path = Path(path)
+    if _through_symlink(path) and not _inside(path, Path.cwd()):
+        return _outside(path, "the current directory")
+    return None
 
 
 def _through_symlink(path: Path) -> bool:

@@ -44,6 +44,14 @@ SetOption = Annotated[
         "--set", help="Override a spec parameter: NAME=VALUE (repeatable).", metavar="NAME=VALUE"
     ),
 ]
+FollowOption = Annotated[
+    bool,
+    typer.Option(
+        "--follow-symlinks",
+        help="Read specs that are symlinks to files outside the folder checked "
+        "(or, for a file, outside the current directory); refused by default.",
+    ),
+]
 InputOption = Annotated[
     str | None,
     typer.Option(
@@ -55,6 +63,17 @@ InputOption = Annotated[
 def _usage(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(EXIT_USAGE)
+
+
+def _refuse_symlink(spec: str, follow_symlinks: bool) -> None:
+    """Raise, before the spec is read, when it is a symlink out of the current directory: in
+    CI its target (a credentials file, /proc/self/environ) would be quoted in an error."""
+    from archc.api import symlink_outside
+    from archc.diagnostics import UsageError
+
+    refusal = None if follow_symlinks else symlink_outside(spec)
+    if refusal is not None:
+        raise UsageError([refusal])
 
 
 def _overrides(pairs: list[str] | None) -> dict[str, Override]:
@@ -87,14 +106,7 @@ def check(
     ] = CheckFormat.text,
     set_: SetOption = None,
     input: InputOption = None,
-    follow_symlinks: Annotated[
-        bool,
-        typer.Option(
-            "--follow-symlinks",
-            help="Read specs that are symlinks to files outside the folder checked "
-            "(or, for a file, outside the current directory); refused by default.",
-        ),
-    ] = False,
+    follow_symlinks: FollowOption = False,
 ) -> None:
     """Check specs statically: every shape, parameter and MAC count, and every error.
 
@@ -293,6 +305,7 @@ def export(
     format: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ReportFormat.text,
+    follow_symlinks: FollowOption = False,
 ) -> None:
     """Export a spec to ONNX atomically, then prove it on ONNX Runtime against PyTorch.
 
@@ -329,6 +342,7 @@ def export(
 
     source = None
     try:
+        _refuse_symlink(spec, follow_symlinks)
         loaded = load(spec, overrides)
         source = loaded.source
         from archc.onnx_export import export_onnx
@@ -379,6 +393,7 @@ def graph(
             help="Draw each block call as one box (default), or every layer in its frame.",
         ),
     ] = True,
+    follow_symlinks: FollowOption = False,
 ) -> None:
     """Draw a network: sequences top to bottom, branches side by side, shapes on the edges.
 
@@ -403,6 +418,7 @@ def graph(
     from archc.onnx_export.paths import check_output
 
     try:
+        _refuse_symlink(spec, follow_symlinks)
         # Before any work: never over the spec, a device, a FIFO or a folder.
         check_output(output, spec)
     except ArchcError as exc:
@@ -445,6 +461,7 @@ def diff(
     format: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="Output format.")
     ] = ReportFormat.text,
+    follow_symlinks: FollowOption = False,
 ) -> None:
     """Compare two specs, or two `--set` variants of one, layer by layer and in total.
 
@@ -464,6 +481,7 @@ def diff(
     try:
         results = []
         for path, overrides in ((old, overrides_a), (new or old, overrides_b)):
+            _refuse_symlink(path, follow_symlinks)
             result = check_file(path, overrides, dims)
             result.overrides = {name: o.written for name, o in overrides.items()}
             results.append(result)

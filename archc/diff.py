@@ -1,8 +1,10 @@
 """`archc diff`: what changed between two specs, or two `--set` variants of one, layer by layer.
 
-Layers are matched by path (their stable names), in execution order, with difflib's sequence
-alignment: a path on one side only is an added or removed layer; a path on both sides whose op,
-output shape, parameters, MACs or receptive field differ is a changed layer. Totals compare
+Layers are matched by path (their stable names), in execution order: the longest common
+subsequence of the two path lists, which for keys unique on each side is a longest increasing
+subsequence, O(n log n) (difflib's matcher took seconds to minutes on 10,000 layers). A path on
+one side only is an added or removed layer; a path on both sides whose op, output shape,
+parameters, MACs or receptive field differ is a changed layer. Totals compare
 parameters, MACs, peak activation memory, output shape and valid input sizes.
 
     >>> d = diff_results(check_file("specs/resnet18.yaml"),
@@ -13,7 +15,7 @@ parameters, MACs, peak activation memory, output shape and valid input sizes.
 
 from __future__ import annotations
 
-import difflib
+from bisect import bisect_left
 
 from archc.dims import dim_json, format_shape
 from archc.report import Result, layer_json, per_axis
@@ -33,6 +35,54 @@ def _delta(a, b) -> dict:
     return {"a": a, "b": b, "delta": b - a if both else None}
 
 
+def _numbered(names: list[str]) -> list[tuple[str, int]]:
+    """Each name with its occurrence count so far: keys unique on each side, so that the n-th
+    `conv2d` of one network pairs with the n-th of the other."""
+    seen: dict[str, int] = {}
+    keys = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        keys.append((name, seen[name]))
+    return keys
+
+
+def _opcodes(a: list, b: list) -> list[tuple[str, int, int, int, int]]:
+    """difflib-style opcodes (`equal` runs, and `replace` for what lies between) of the longest
+    common subsequence of `a` and `b`, whose keys are unique on each side."""
+    where = {key: j for j, key in enumerate(b)}
+    pairs = [(i, where[key]) for i, key in enumerate(a) if key in where]
+    # Longest increasing subsequence of the j's (patience sorting), kept as back-links.
+    tails: list[int] = []  # tails[k]: index into pairs of the smallest tail of a run of k + 1
+    tail_js: list[int] = []  # the j of each tail, for bisection
+    back: list[int | None] = []
+    for index, (_, j) in enumerate(pairs):
+        k = bisect_left(tail_js, j)
+        back.append(tails[k - 1] if k else None)
+        if k == len(tails):
+            tails.append(index)
+            tail_js.append(j)
+        else:
+            tails[k], tail_js[k] = index, j
+    matched: list[tuple[int, int]] = []
+    cursor = tails[-1] if tails else None
+    while cursor is not None:
+        matched.append(pairs[cursor])
+        cursor = back[cursor]
+    matched.reverse()
+    ops: list[tuple[str, int, int, int, int]] = []
+    i = j = 0
+    for mi, mj in [*matched, (len(a), len(b))]:
+        if i < mi or j < mj:
+            ops.append(("replace", i, mi, j, mj))
+        if mi < len(a):
+            if ops and ops[-1][0] == "equal" and ops[-1][2] == mi:
+                ops[-1] = ("equal", ops[-1][1], mi + 1, ops[-1][3], mj + 1)
+            else:
+                ops.append(("equal", mi, mi + 1, mj, mj + 1))
+        i, j = mi + 1, mj + 1
+    return ops
+
+
 def diff_results(a: Result, b: Result) -> dict:
     """The JSON-ready difference between two checked specs (B relative to A)."""
     layers_a = a.network.layers if a.network else []
@@ -41,11 +91,12 @@ def diff_results(a: Result, b: Result) -> dict:
     shared = len(set(paths_a) & set(paths_b))
     by_path = 2 * shared >= max(len(paths_a), len(paths_b), 1)
     if not by_path:  # differently named specs (lenet vs lenet_bn): align on the ops
-        paths_a, paths_b = [x.op.name for x in layers_a], [x.op.name for x in layers_b]
+        paths_a, paths_b = _numbered([x.op.name for x in layers_a]), _numbered(
+            [x.op.name for x in layers_b]
+        )
     rows_a, rows_b = _layers(a), _layers(b)
     changes = []
-    matcher = difflib.SequenceMatcher(None, paths_a, paths_b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(paths_a, paths_b):
         if tag == "equal":
             for i, j in zip(range(i1, i2), range(j1, j2)):
                 la, lb, old, new = layers_a[i], layers_b[j], rows_a[i], rows_b[j]

@@ -161,3 +161,22 @@ def test_follow_symlinks_reads_them(repo):
     code, output = run("specs/leak.yaml", "--follow-symlinks", "--format", "json")
     assert code == 1
     assert [d["code"] for d in json.loads(output)["results"][0]["diagnostics"]] == ["not-a-mapping"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "specs/leak.yaml", "-o", "out.onnx", "--no-verify"],
+        ["graph", "specs/leak.yaml", "-o", "out.svg"],
+        ["diff", "specs/good.yaml", "specs/leak.yaml"],
+    ],
+)
+def test_export_graph_and_diff_refuse_a_symlink_out_of_the_current_directory(repo, command):
+    (repo / "specs" / "leak.yaml").symlink_to("../../secret.txt")
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2
+    assert SECRET not in result.output
+    assert re.findall(r"error\[([a-z-]+)\]", result.output) == ["symlink-outside"]
+    assert not (repo / "out.onnx").exists() and not (repo / "out.svg").exists()
+    followed = CliRunner().invoke(app, [*command, "--follow-symlinks"])
+    assert followed.exit_code == 1  # read, and not a spec

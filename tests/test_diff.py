@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from archc.api import check_file
@@ -62,3 +64,50 @@ def test_cli_text_names_both_sides():
     lines = result.output.splitlines()
     assert lines[1].endswith("--set classes=100)")
     assert any(line.startswith("~ fc.1  ") for line in lines)
+
+
+def _lcs(a: list, b: list) -> int:
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            same = table[i][j] + 1 if x == y else 0
+            table[i + 1][j + 1] = max(same, table[i][j + 1], table[i + 1][j])
+    return table[-1][-1]
+
+
+@given(
+    st.lists(st.integers(0, 25), unique=True, max_size=18),
+    st.lists(st.integers(0, 25), unique=True, max_size=18),
+)
+def test_alignment_is_a_longest_common_subsequence_covering_both_sides(a, b):
+    from archc.diff import _opcodes
+
+    ops = _opcodes(a, b)
+    i = j = 0
+    for tag, i1, i2, j1, j2 in ops:
+        assert (i1, j1) == (i, j)
+        if tag == "equal":
+            assert a[i1:i2] == b[j1:j2]
+        i, j = i2, j2
+    assert (i, j) == (len(a), len(b))
+    assert sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal") == _lcs(a, b)
+
+
+def test_differently_named_long_networks_align_on_their_ops(tmp_path):
+    # Aligned on op names (paths differ): the n-th conv2d pairs with the n-th conv2d. A matcher
+    # quadratic or worse in repeated names took minutes here.
+    conv = "- conv2d: {out_channels: 4, kernel_size: 1}"
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(
+        "archc: 1\nname: a\ninput: [1, 4, 8, 8]\nbody:\n"
+        f"  - repeat:\n      times: 500\n      body:\n        {conv}\n        - relu\n"
+    )
+    b.write_text(
+        "archc: 1\nname: b\ninput: [1, 4, 8, 8]\nbody:\n  - seq:\n      name: trunk\n"
+        "      body:\n        - repeat:\n            times: 500\n            body:\n"
+        f"              {conv}\n              - sigmoid\n"
+    )
+    changes = diff_results(check_file(a), check_file(b))["changes"]
+    kinds = {(c["change"], (c["a"] or c["b"])["op"]) for c in changes}
+    assert kinds == {("removed", "relu"), ("added", "sigmoid")}
+    assert len(changes) == 1000
