@@ -91,8 +91,9 @@ def diff_results(a: Result, b: Result) -> dict:
     shared = len(set(paths_a) & set(paths_b))
     by_path = 2 * shared >= max(len(paths_a), len(paths_b), 1)
     if not by_path:  # differently named specs (lenet vs lenet_bn): align on the ops
-        paths_a, paths_b = _numbered([x.op.name for x in layers_a]), _numbered(
-            [x.op.name for x in layers_b]
+        paths_a, paths_b = (
+            _numbered([x.op.name for x in layers_a]),
+            _numbered([x.op.name for x in layers_b]),
         )
     rows_a, rows_b = _layers(a), _layers(b)
     changes = []
