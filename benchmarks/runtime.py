@@ -1,5 +1,6 @@
 """Export and runtime benchmarks (sections of benchmarks/run.py), each measured in a process of
-its own: ONNX Runtime's spinning threads slow torch in the same process (FACTS.md)."""
+its own: ONNX Runtime's spinning worker threads, measured on 2 cores, made torch's LeNet at
+batch 32 about 60x slower in the same process."""
 
 from __future__ import annotations
 
