@@ -1,4 +1,4 @@
-"""`archc check`: exit codes, the JSON contract (keys added, never removed), the CI formats, usage errors."""
+"""`archc check`: exit codes, the JSON contract, the CI formats, usage errors."""
 
 from __future__ import annotations
 
