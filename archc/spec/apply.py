@@ -61,18 +61,18 @@ def declared_width(x: Expansion, exc: OpError, op: Op, path: str) -> int | None:
     weights are built for that input."""
     if exc.code != "symbolic-channels" or not exc.field:
         return None
-    if x.declared_features is None:
-        x.declared_features = {}
+    if x.declared_ops is None:
+        x.declared_ops = {}
         if all(isinstance(d, int) for d in x.spec.input[1:]):
             # The only way to know the width at this layer for the declared input is a second,
             # whole expansion of the spec at that input. Imported here: the entry imports this.
             from archc.spec.expand import expand
 
             declared = expand(x.spec, x.spec.input)
-            x.declared_features = {
+            x.declared_ops = {
                 layer.path: layer.op.stated(layer.input_shapes[0]) for layer in declared.layers
             }
-    declared_op = x.declared_features.get(path)
+    declared_op = x.declared_ops.get(path)
     if declared_op is None or declared_op.name != op.name:
         return None
     return getattr(declared_op, exc.field, None)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from archc.diagnostics import Diagnostic, Span
 from archc.ir import Network
-from archc.ops import Shape
+from archc.ops import Op, Shape
 from archc.spec.document import Spec
 from archc.spec.expr import ExprError, cost, evaluate, is_expression
 from archc.spec.loader import YMap, YSeq
@@ -101,7 +101,8 @@ class Expansion:
         self.paths: set[str] = set()
         self.reported: set[tuple] = set()
         self.invalid: dict[tuple, list[Diagnostic]] = {}  # fields that failed, by item and values
-        self.declared_features: dict[str, int] | None = None  # see apply.declared_width
+        # Each layer's op as built for the declared input, by path: see apply.declared_width.
+        self.declared_ops: dict[str, Op] | None = None
 
     # Diagnostics ------------------------------------------------------------------------------
 
