@@ -46,18 +46,23 @@ def per_axis(values: list) -> str:
     return str(values[0]) if len(set(map(str, values))) == 1 else "×".join(map(str, values))
 
 
-def _rf_text(rf) -> str:
-    if not rf:
+def rf_text(found: dict | None) -> str:
+    """A receptive field in its JSON form as text: `3 /1`, or per axis `3×5 /1×2`, `n/a` along
+    an axis where no window describes it; "" without one."""
+    if not found:
         return ""
-    found = _rf_json(rf)
-    return f"{per_axis(found['size'])} /{per_axis(found['stride'])}"
+    if all(v is None for v in found["size"]):
+        return "n/a"
+    sizes, strides = (["n/a" if v is None else v for v in found[k]] for k in ("size", "stride"))
+    return f"{per_axis(sizes)} /{per_axis(strides)}"
 
 
 def _rf_json(rf) -> dict | None:
-    """The receptive field as the JSON contract has it: one entry per spatial axis."""
+    """The receptive field as the JSON contract has it: one entry per spatial axis, null along
+    an axis where it is not applicable."""
     if not rf:
         return None
-    axes = [f.to_json() for f in rf]
+    axes = [(None, None, None) if f is None else f.to_json() for f in rf]
     return {key: [axis[i] for axis in axes] for i, key in enumerate(("size", "stride", "padding"))}
 
 
@@ -125,7 +130,7 @@ def table(net: Network, valid_inputs=None) -> str:
                 format_shape(layer.shape),
                 _count(layer.params) if layer.params else "",
                 _count(layer.macs) if layer.macs else "",
-                _rf_text(net.analysis.receptive_field(index)),
+                rf_text(_rf_json(net.analysis.receptive_field(index))),
                 str(layer.line),
             )
         )

@@ -82,8 +82,9 @@ def _add_op(x: Expansion, op: Op, flow: Flow, path: str, item: Item, y: Shape) -
     shape = flow.shape
     if not _sizes_positive(x, op, shape, y, path, item):
         return None
-    for left, right, what in op.conditions(shape):
-        x.net.conditions.append(Condition("equal", left, right, path, item.span, what))
+    for left, right, what, *kind in op.conditions(shape):
+        kind = kind[0] if kind else "equal"  # "positive": left >= right
+        x.net.conditions.append(Condition(kind, left, right, path, item.span, what))
     return add_layer(
         x,
         Layer(
