@@ -39,6 +39,10 @@ from archc.ops.base import (
     same_geometry,
 )
 
+# The most dims a layout op gives a tensor: more than any network writes (Swin's window
+# partition has 6), few enough that following dims through layouts stays cheap.
+MAX_RANK = 16
+
 
 def _size(value: Any) -> Any:
     if isinstance(value, Sym) or (isinstance(value, int) and not isinstance(value, bool)):
@@ -63,7 +67,7 @@ def _listed(expect: str, entry) -> Any:
             ...,
         ],
         BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v),
-        Constraint(min_length=1),
+        Constraint(min_length=1, max_length=MAX_RANK),
         Expect(expect),
     ]
 
@@ -133,7 +137,15 @@ def _listing(sizes: tuple) -> str:
 def _regroup(x: Shape, y: Shape) -> tuple[tuple[int, ...], ...]:
     """For elements reshaped from `x` to `y` (batch first, kept): for each output dim, the input
     dims it holds. Groups are the smallest runs of dims whose products agree, so that
-    (N, C, H, W) -> (N, C, H*W) keeps C and merges H and W, and a size-1 dim goes alone."""
+    (N, C, H, W) -> (N, C, H*W) keeps C and merges H and W, and a size-1 dim goes alone.
+
+    Runs x[i:k] and y[j:m] from a boundary agree where the products of all dims before them
+    do, so the groups end where those prefix products meet.
+    """
+    before_x, before_y = _prefixes(x), _prefixes(y)
+    ends: dict = {}
+    for m in range(len(y), 0, -1):  # the first dim m at which each product is reached
+        ends[before_y[m]] = [m, *ends.get(before_y[m], [])]
     held: list[tuple[int, ...]] = [(0,)]
     i, j = 1, 1
     while i < len(x) or j < len(y):
@@ -141,14 +153,22 @@ def _regroup(x: Shape, y: Shape) -> tuple[tuple[int, ...], ...]:
             (
                 (k, m)
                 for k in range(i, len(x) + 1)
-                for m in range(j, len(y) + 1)
-                if (k, m) != (i, j) and prod(x[i:k], start=1) == prod(y[j:m], start=1)
+                for m in ends.get(before_x[k], ())
+                if m >= j and (k, m) != (i, j)
             ),
             (len(x), len(y)),  # products equal only for some sizes: the rest is one group
         )
         held += [tuple(range(i, k))] * (m - j)
         i, j = k, m
     return tuple(held)
+
+
+def _prefixes(shape: Shape) -> list[Dim]:
+    """The products of the dims after the batch before each dim: [_, 1, d1, d1*d2, ...]."""
+    found: list[Dim] = [1, 1]
+    for size in shape[1:]:
+        found.append(found[-1] * size)
+    return found
 
 
 class _Layout(Op):
@@ -301,7 +321,15 @@ class Unflatten(_Reshaping):
         keep_batch(dim, x, "dim", "splits")
         what = f"the {x[dim]} elements of dim {dim} of {format_shape(x)}"
         sizes, conditions = _fill(x[dim], self.sizes, what, "sizes")
-        return (*x[:dim], *sizes, *x[dim + 1 :]), conditions
+        y = (*x[:dim], *sizes, *x[dim + 1 :])
+        if len(y) > MAX_RANK:
+            raise OpError(
+                "bad-layout",
+                f"`unflatten` would give {format_shape(y)}, of rank {len(y)}: archc allows at "
+                f"most {MAX_RANK} dims",
+                "sizes",
+            )
+        return y, conditions
 
     def infer(self, x: Shape) -> Shape:
         return self._fit(x)[0]
@@ -341,6 +369,7 @@ class Permute(_Reorder):
     dims: Annotated[
         tuple[int, ...],
         BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v),
+        Constraint(max_length=MAX_RANK),
         Expect("a list of dims, one for each dim of the input, batch (0) first"),
     ]
 
