@@ -43,6 +43,7 @@ from archc.spec.state import FAIL, MAX_LAYERS, Abort, Expansion, Flow, Item, Whe
 from archc.spec.validate import show
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TEMPLATE = re.compile(r"\{([^{}]*)\}")  # `{expression}` in a name
 
 
 class _Strict(BaseModel):
@@ -65,6 +66,8 @@ class MergeItem(_Strict):
         | Annotated[list[list[Any]], Field(min_length=2)]
     )
 
+
+_GROUPING = ("name", "if", "inline")  # the fields every group item has besides its own
 
 _STRUCTURAL: dict[str, type[BaseModel]] = {
     "repeat": RepeatItem,
@@ -139,40 +142,41 @@ def _item(x: Expansion, raw: Any, span: Span, flow: Flow | None, where: Where) -
 
 def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
     """An item with its path (any but `ref`): an op, a block call, a group or a merge."""
-    args = item.args
     if item.head == "repeat":
         return _repeat(x, item, flow, where)
-    name = args.get("name") if isinstance(args, YMap) else None
-    if name is not None and not (isinstance(name, str) and _NAME.fullmatch(name)):
-        x.error(
-            "wrong-type",
-            f"`name` must be an identifier (letters, digits, `_`), got {show(name)}",
-            args.at("name"),
-        )
-        name = None
-    segment = name or where.counter[0]
-    path = f"{where.path}.{segment}" if where.path else str(segment)
-    where.counter[0] += 1
-    if path in x.paths:
+    args = item.fields
+    name = _name(x, args, where, flow)
+    is_merge = item.head in OPS and issubclass(OPS[item.head], Merge)
+    grouping = is_merge or item.head == "seq" or item.head in x.spec.blocks
+    inline = _inline(x, args, where, flow) if grouping else False
+    path, key = where.next(name)
+    if inline:
+        key = where.key
+    clash = path if path in x.paths else key if not inline and key in x.keys else None
+    if clash is not None:
         x.error(
             "duplicate-name",
-            f"a second item has the path `{path}`",
+            f"a second item has the path `{clash}`",
             args.at("name") if name else item.span,
-            hint="give siblings distinct names (names inside `repeat` repeat too)",
+            hint="give siblings distinct names (names inside `repeat` and inside `inline` "
+            "items' bodies share one level)",
         )
         return None
     x.paths.add(path)
-    if item.head in OPS and issubclass(OPS[item.head], Merge):
+    if not inline:
+        x.keys.add(key)
+    inner = where.inline(path) if inline else where.inside(path, key)
+    if is_merge:
         x.net.groups[path] = Group(path, "merge", item.head, item.span)
-        result = _merge(x, item, flow, where.inside(path))
+        result = _merge(x, item, flow, inner, where if inline else None)
     elif item.head == "seq":
         x.net.groups[path] = Group(path, "seq", name or "seq", item.span)
-        result = _seq(x, item, flow, where.inside(path))
+        result = _seq(x, item, flow, inner)
     elif item.head in x.spec.blocks:
         x.net.groups[path] = Group(path, "block", item.head, item.span)
-        result = _block(x, item, flow, where.inside(path))
+        result = _block(x, item, flow, inner)
     elif item.head in OPS:
-        result = apply_op(x, OPS[item.head], item, flow, path, where.env)
+        result = apply_op(x, OPS[item.head], item, flow, path, key, where.env)
     else:
         choices = [*OPS, *x.spec.blocks, *_STRUCTURAL, "ref"]
         close = nearest(item.head, choices)
@@ -186,6 +190,47 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     if name:
         x.scopes[-1][name] = result
     return result
+
+
+def _name(x: Expansion, args: YMap, where: Where, flow: Flow | None) -> str | None:
+    """The item's `name`, its `{expression}` parts evaluated; None when it has none (or a
+    wrong one, reported)."""
+    raw = args.get("name")
+    if raw is None:
+        return None
+    name = raw
+    if isinstance(raw, str) and "{" in raw:
+        parts = _TEMPLATE.split(raw)
+        for k in range(1, len(parts), 2):
+            value = x.evaluate(parts[k], args.at("name"), where.env, flow)
+            if value is FAIL:
+                return None
+            parts[k] = str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
+        name = "".join(parts)
+    if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        x.error(
+            "wrong-type",
+            f"`name` must be an identifier (letters, digits, `_`), got {show(name)}",
+            args.at("name"),
+            hint='a `{expression}` in a name must give an integer: `name: "layer{$i + 1}"`'
+            if name is not raw
+            else None,
+        )
+        return None
+    return name
+
+
+def _inline(x: Expansion, args: YMap, where: Where, flow: Flow | None) -> bool:
+    """Whether a block call, `seq` or merge is `inline: true` (adds no key segment)."""
+    if "inline" not in args:
+        return False
+    value = x.value(args["inline"], args.at("inline"), where.env, flow)
+    if value is FAIL:
+        return False
+    if not isinstance(value, bool):
+        x.error("wrong-type", f"`inline` needs true or false, got {show(value)}", args.at("inline"))
+        return False
+    return value
 
 
 def _split(x: Expansion, raw: Any, span: Span) -> Item | None:
@@ -279,20 +324,25 @@ def _repeat(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow |
 
 
 def _seq(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
-    if x.fields(SeqItem, "`seq`", item, flow, where.env) is None:
+    if x.fields(SeqItem, "`seq`", item, flow, where.env, common=_GROUPING) is None:
         return None
     return _items(x, item.args["body"], flow, where)
 
 
-def _merge(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
-    if x.fields(MergeItem, f"`{item.head}`", item, flow, where.env) is None:
+def _merge(
+    x: Expansion, item: Item, flow: Flow | None, where: Where, outer: Where | None
+) -> Flow | None:
+    """A merge's branches, walked in `where` (the merge's own body), and the merge layer: keyed
+    as the merge, or, `inline`, as the next item of the `outer` body."""
+    if x.fields(MergeItem, f"`{item.head}`", item, flow, where.env, common=_GROUPING) is None:
         return None
     raw = item.args["branches"]
     named = list(raw.items()) if isinstance(raw, YMap) else list(enumerate(raw))
-    outputs = [_items(x, seq, flow, where.inside(f"{where.path}.{name}")) for name, seq in named]
+    outputs = [_items(x, seq, flow, where.branch(str(name))) for name, seq in named]
     if flow is None or any(out is None for out in outputs):
         return None
-    return apply_merge(x, item, outputs, [str(name) for name, _ in named], where.path)
+    key = outer.next(None)[1] if outer is not None else where.key
+    return apply_merge(x, item, outputs, [str(name) for name, _ in named], where.path, key)
 
 
 def _block(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
@@ -314,7 +364,7 @@ def _block(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     x.context.append(x.note_call(item.head, item.span))
     x.scopes.append({})
     try:
-        return _items(x, block.body, flow, where.inside(where.path, env))
+        return _items(x, block.body, flow, where.with_env(env))
     finally:
         x.calls.pop()
         x.context.pop()
