@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from archc.dims import Sym, format_shape
 from archc.ir import Condition, Layer
-from archc.ops import OPS, Op, OpError, Shape
+from archc.ops import Op, OpError, Shape
 from archc.spec.state import MAX_LAYERS, Abort, Expansion, Flow, Item
 
 _AXES = {2: "height", 3: "width"}
@@ -24,6 +24,12 @@ def apply_op(
     op = x.fields(cls, f"`{cls.name}`", item, flow, env)
     if op is None or flow is None:
         return None
+    return place_op(x, op, item, flow, path, key)
+
+
+def place_op(x: Expansion, op: Op, item: Item, flow: Flow, path: str, key: str) -> Flow | None:
+    """The layer computing `op` on `flow`, written at `item`; None, reported, if it cannot be."""
+    cls = type(op)
     shape = flow.shape
     if cls.ranks is not None and len(shape) not in cls.ranks:
         ranks = " or ".join(str(r) for r in cls.ranks)
@@ -137,14 +143,14 @@ def _sizes_positive(x: Expansion, op: Op, shape: Shape, y: Shape, path: str, ite
 
 
 def apply_merge(
-    x: Expansion, item: Item, outputs: list[Flow], names: list[str], path: str, key: str
+    x: Expansion, op: Op, item: Item, outputs: list[Flow], names: list[str], path: str, key: str
 ) -> Flow | None:
     """The layer merging the branch `outputs` of a merge item (`add`, `concat`, `mul`)."""
-    op = OPS[item.head]()
     try:
         shape, conditions = op.merge([out.shape for out in outputs], names)
     except OpError as exc:
-        x.error(exc.code, exc.message, item.span, exc.hint)
+        span = item.fields.at(exc.field) if exc.field in item.fields else item.span
+        x.error(exc.code, exc.message, span, exc.hint)
         return None
     for left, right in conditions:
         x.net.conditions.append(
