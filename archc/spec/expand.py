@@ -472,7 +472,7 @@ def _merge(
     outputs = [_items(x, seq, flow, inner) for _, seq, inner in branches]
     if flow is None or any(out is None for out in outputs):
         return None
-    key = outer.next(None)[1] if outer is not None else where.key
+    key = outer.next_key() if outer is not None else where.key
     names = [name for name, _, _ in branches]
     return apply_merge(x, op, item, outputs, names, where.path, key)
 

@@ -78,6 +78,11 @@ class Where:
         self.key_counter[0] += 1
         return _join(self.path, segment), _join(self.key, key_segment)
 
+    def next_key(self) -> str:
+        """A key of this body for a layer with no item of its own (an `inline` merge)."""
+        self.key_counter[0] += 1
+        return _join(self.key, self.key_counter[0] - 1)
+
     def inside(self, path: str, key: str) -> Where:
         """A new body, at `path` and `key`: its items number from 0."""
         return Where(path, self.env, key=key)
