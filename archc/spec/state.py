@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from archc.diagnostics import Diagnostic, Span
+from archc.diagnostics import Diagnostic, Note, Span
 from archc.ir import Network
 from archc.ops import Op, Shape
 from archc.spec.document import Spec
@@ -94,7 +94,7 @@ class Expansion:
         self.steps = 0
         self.operations = 0
         self.calls: list[tuple[str, Span]] = []  # the block calls being expanded
-        self.context: list[str] = []  # notes on where the walk is: calls, repeat iterations
+        self.context: list[Note] = []  # notes on where the walk is: calls, repeat iterations
         self.depth = 0  # nested structural items being expanded
         self.failures = 0  # errors met, including those reported before
         self.scopes: list[dict[str, Flow | None]] = [{}]
@@ -121,11 +121,13 @@ class Expansion:
         for diag in diagnostics:
             self.error(diag.code, diag.message, diag.span, diag.hint)
 
-    def note_call(self, name: str, span: Span) -> str:
-        return f"in block `{name}` called at {self.file}:{span.line}:{span.col}"
+    def note_call(self, name: str, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in block `{name}` called at {where}", self.file, span)
 
-    def note_iteration(self, index: str, k: int, span: Span) -> str:
-        return f"in iteration `{index} = {k}` of the `repeat` at {self.file}:{span.line}:{span.col}"
+    def note_iteration(self, index: str, k: int, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in iteration `{index} = {k}` of the `repeat` at {where}", self.file, span)
 
     # Limits -----------------------------------------------------------------------------------
 
