@@ -15,11 +15,54 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from archc.spec.document import Override
 
+
+class _Commands(TyperGroup):
+    """archc's commands, such that a malformed `archc check` command line (an unknown option, a
+    missing argument) asked for `--format json|sarif|github` still prints a document reporting
+    it: a CI step that uploads the output must not get an empty file."""
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        ctx.meta["archc.args"] = list(args)
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except _UsageError as exc:
+            command, *args = ctx.meta.get("archc.args") or [None]
+            format = _format_asked(args)
+            if command == "check" and format in {f.value for f in CheckFormat} - {"text"}:
+                from archc.diagnostics import Diagnostic
+
+                failure = Diagnostic("bad-arguments", exc.format_message(), "<command line>")
+                typer.echo(_check_report(format, [], 0, [failure]))
+            raise
+
+
+# click's UsageError, which typer may vendor: the base of the one usage error typer exports.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _format_asked(args: list[str]) -> str | None:
+    """The value of the last `--format`/`-f` option in `args`, read without parsing them."""
+    format = None
+    for index, arg in enumerate(args):
+        if arg in ("--format", "-f") and index + 1 < len(args):
+            format = args[index + 1]
+        elif arg.startswith("--format="):
+            format = arg.partition("=")[2]
+        elif arg.startswith("-f") and not arg.startswith("--"):
+            format = arg[2:]
+    return format
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="archc",
     help="Architecture spec compiler and static shape checker for convolutional networks.",
     add_completion=False,
@@ -76,16 +119,15 @@ def _refuse_symlink(spec: str, follow_symlinks: bool) -> None:
         raise UsageError([refusal])
 
 
-def _overrides(pairs: list[str] | None) -> dict[str, Override]:
+def _parse_set(pairs: list[str] | None) -> dict[str, Override]:
+    """The `--set` options as overrides; ValueError says what is wrong."""
     from archc.cli_args import parse_set
 
-    try:
-        return parse_set(pairs or [])
-    except ValueError as exc:
-        raise _usage(str(exc)) from None
+    return parse_set(pairs or [])
 
 
-def _input(text: str | None) -> list[int | str] | None:
+def _parse_input(text: str | None) -> list[int | str] | None:
+    """The `--input` option as dims, or None; ValueError says what is wrong."""
     if text is None:
         return None
     from archc.cli_args import parse_dims
@@ -93,48 +135,89 @@ def _input(text: str | None) -> list[int | str] | None:
     try:
         return parse_dims(text)
     except ValueError as exc:
-        raise _usage(f"--input {text}: {exc}") from None
+        raise ValueError(f"--input {text}: {exc}") from None
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, Override]:
+    try:
+        return _parse_set(pairs)
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
+
+
+def _input(text: str | None) -> list[int | str] | None:
+    try:
+        return _parse_input(text)
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
 
 
 @app.command()
 def check(
-    specs: Annotated[
-        list[str], typer.Argument(help="Spec files, or folders to search for *.yaml.")
-    ],
+    specs: Annotated[list[str], typer.Argument(help="Spec files, or folders to search for specs.")],
     format: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="Output format.")
     ] = CheckFormat.text,
     set_: SetOption = None,
     input: InputOption = None,
     follow_symlinks: FollowOption = False,
+    skip_non_specs: Annotated[
+        bool,
+        typer.Option(
+            "--skip-non-specs",
+            help="Skip files named that are not specs (no top-level `archc:` key), as folders "
+            "do, instead of refusing them: for tools that name every YAML file (pre-commit).",
+        ),
+    ] = False,
 ) -> None:
     """Check specs statically: every shape, parameter and MAC count, and every error.
 
+    A spec is a YAML file with the top-level key `archc:`. A folder is searched for specs,
+    not below hidden folders, node_modules or virtual environments; its other YAML files are
+    skipped and counted.
+
     Example: archc check specs/densenet.yaml --input N,1,H,W
     """
-    from archc.api import check_file, find_specs
-    from archc.diagnostics import ArchcError, render
+    from archc.api import check_file, search_specs
+    from archc.diagnostics import ArchcError, Diagnostic, UsageError
+
+    try:
+        try:
+            overrides, dims = _parse_set(set_), _parse_input(input)
+        except ValueError as exc:
+            raise UsageError([Diagnostic("bad-arguments", str(exc), "<command line>")]) from None
+        found = search_specs(specs, follow_symlinks, skip_non_specs)
+        results = [check_file(path, overrides, dims) for path in found.specs]
+    except ArchcError as exc:
+        _fail_check(exc.diagnostics, format.value)
+        raise typer.Exit(exc.exit_code) from None
+    typer.echo(_check_report(format.value, results, len(found.skipped)))
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_SPEC)
+
+
+def _check_report(format: str, results: list, skipped: int, failures: list = ()) -> str:
+    """`archc check`'s output in `format` (a CheckFormat value)."""
     from archc.report import to_github, to_json, to_sarif, to_text
     from archc.version import __version__
 
-    overrides, dims = _overrides(set_), _input(input)
-    try:
-        files = find_specs(specs, follow_symlinks)
-        if not files:
-            raise _usage("no *.yaml or *.yml files found in " + ", ".join(specs))
-        results = [check_file(path, overrides, dims) for path in files]
-    except ArchcError as exc:
-        for diag in exc.diagnostics:
-            typer.echo(render(diag, None), err=True)
-        raise typer.Exit(exc.exit_code) from None
-    renderers = {
-        CheckFormat.text: to_text,
-        CheckFormat.json: lambda r: to_json(r, __version__),
-        CheckFormat.github: to_github,
-        CheckFormat.sarif: lambda r: to_sarif(r, __version__),
-    }
-    typer.echo(renderers[format](results))
-    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_SPEC)
+    if format == "json":
+        return to_json(results, __version__, skipped, failures)
+    if format == "sarif":
+        return to_sarif(results, __version__, skipped, failures)
+    if format == "github":
+        return to_github(results, skipped, failures)
+    return to_text(results, skipped)
+
+
+def _fail_check(diagnostics: list, format: str) -> None:
+    """Report a check that failed before checking: the diagnostics on stderr and, in a machine
+    format, a document saying so on stdout, so that a CI step reading it gets valid input."""
+    from archc.diagnostics import render
+
+    for diag in diagnostics:
+        typer.echo(render(diag, None), err=True)
+    if format != "text":
+        typer.echo(_check_report(format, [], 0, diagnostics))
 
 
 @app.command()
