@@ -39,7 +39,7 @@ class _Commands(TyperGroup):
             if command == "check" and format in {f.value for f in CheckFormat} - {"text"}:
                 from archc.diagnostics import Diagnostic
 
-                failure = Diagnostic("bad-arguments", exc.format_message(), "<command line>")
+                failure = Diagnostic("bad-arguments", exc.format_message(), COMMAND_LINE)
                 typer.echo(_check_report(format, [], 0, [failure]))
             raise
 
@@ -72,6 +72,7 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+COMMAND_LINE = "<command line>"  # the file of a diagnostic about the command line itself
 
 
 class CheckFormat(str, Enum):
@@ -185,7 +186,7 @@ def check(
         try:
             overrides, dims = _parse_set(set_), _parse_input(input)
         except ValueError as exc:
-            raise UsageError([Diagnostic("bad-arguments", str(exc), "<command line>")]) from None
+            raise UsageError([Diagnostic("bad-arguments", str(exc), COMMAND_LINE)]) from None
         found = search_specs(specs, follow_symlinks, skip_non_specs)
         results = [check_file(path, overrides, dims) for path in found.specs]
     except ArchcError as exc:
@@ -215,7 +216,10 @@ def _fail_check(diagnostics: list, format: str) -> None:
     from archc.diagnostics import render
 
     for diag in diagnostics:
-        typer.echo(render(diag, None), err=True)
+        located = diag.file != COMMAND_LINE
+        typer.echo(
+            render(diag, None) if located else f"error[{diag.code}]: {diag.message}", err=True
+        )
     if format != "text":
         typer.echo(_check_report(format, [], 0, diagnostics))
 
@@ -264,17 +268,47 @@ def explain(
     typer.echo(long_form(code))
 
 
+SCHEMA_FILE = "archc.schema.json"  # where `archc new` puts the schema, at a repository's root
+
+
 @app.command()
-def schema() -> None:
+def schema(
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help=f"Write the schema to this file, e.g. {SCHEMA_FILE} in your repository, "
+            "instead of printing it.",
+        ),
+    ] = None,
+) -> None:
     """Print the JSON Schema of spec files, for editors and validators.
 
-    Example: archc schema > archc.schema.json
+    Example: archc schema -o archc.schema.json
     """
+    if output is None:
+        typer.echo(_schema_text(), nl=False)
+        return
+    _write_schema(output)
+    typer.echo(f"wrote {output}")
+
+
+def _schema_text() -> str:
     import json
 
     from archc.editor_schema import spec_schema
 
-    typer.echo(json.dumps(spec_schema(), indent=2))
+    return json.dumps(spec_schema(), indent=2) + "\n"
+
+
+def _write_schema(path) -> None:
+    from archc.draw import write_atomic
+
+    try:
+        write_atomic(path, _schema_text())
+    except OSError as exc:
+        raise _usage(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 _TEMPLATE = """\
@@ -310,8 +344,19 @@ def new(
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Where to write (default NAME.yaml).")
     ] = None,
+    schema_path: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help=f"The editor schema the spec's modeline points to (default: {SCHEMA_FILE} at "
+            "the root of the git repository holding the spec, or beside it); written if absent.",
+        ),
+    ] = None,
 ) -> None:
     """Write a new spec from a template that checks.
+
+    Its first line points editors (the YAML language server) to the schema by a relative
+    path inside your repository, so that it works on every machine that clones it.
 
     Example: archc new mynet && archc check mynet.yaml
     """
@@ -322,16 +367,52 @@ def new(
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
         raise _usage(f"`{name}` is not a usable name: use letters, digits, `_` and `-`")
     path = Path(output or f"{name}.yaml")
-    schema_file = Path(__file__).with_name("schema.json")
+    folder = path.resolve().parent
+    schema_file = Path(schema_path) if schema_path else _repository_root(folder) / SCHEMA_FILE
     try:
         with open(path, "x", encoding="utf-8") as handle:  # never overwrite
-            relative = os.path.relpath(schema_file, path.resolve().parent)
+            relative = Path(os.path.relpath(schema_file.resolve(), folder)).as_posix()
             handle.write(_TEMPLATE.format(name=name, schema=relative))
     except FileExistsError:
         raise _usage(f"{path} exists; choose another name or --output") from None
     except OSError as exc:
         raise _usage(f"cannot write {path}: {exc.strerror}") from None
-    typer.echo(f"wrote {path}; check it with: archc check {path}")
+    wrote = f"wrote {path}"
+    if not schema_file.exists():
+        _write_schema(schema_file)
+        shown = os.path.relpath(schema_file)
+        wrote += f" and {shown} (for editors; commit it, refresh with archc schema -o)"
+    typer.echo(f"{wrote}; check it with: archc check {path}")
+
+
+def _repository_root(folder):
+    """The nearest folder at or above `folder` holding `.git`, else `folder` itself."""
+    return next((p for p in (folder, *folder.parents) if (p / ".git").exists()), folder)
+
+
+@app.command()
+def lsp() -> None:
+    """Serve the language server over stdin and stdout, for editors.
+
+    Diagnostics on every change, an inlay hint with each layer's output shape and parameters,
+    hovers (shapes, parameters, MACs, receptive field; a field's documentation), completion
+    and go-to-definition. Needs the `lsp` extra (pip install 'archc[lsp]'); editor set-ups are
+    in docs/editor.md.
+
+    Example: archc lsp
+    """
+    try:
+        from archc.lsp.server import serve
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        typer.echo(
+            f"error[missing-dependency]: archc lsp needs {exc.name}, which is not installed\n"
+            "  = help: pip install 'archc[lsp]'",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE) from None
+    serve()
 
 
 class ReportFormat(str, Enum):
