@@ -233,27 +233,34 @@ def _yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in files if p.is_file())
 
 
-_ARCHC_LINE = re.compile(rb"""^["']?archc["']?[ \t]*:""", re.MULTILINE)
+_ARCHC_LINE = re.compile(r"""^["']?archc["']?[ \t]*:""", re.MULTILINE)
 
 
 def is_spec(path: str | os.PathLike) -> bool:
-    """Whether the file is a spec: a YAML document whose top-level mapping has the key `archc`.
-
-    Only the YAML events up to that key are read. A file that is not YAML (a syntax error, bad
-    bytes) or is too large to read counts as a spec when a line starts with `archc:`, so that
-    its error is reported rather than the file skipped.
-    """
+    """Whether the file is a spec (`is_spec_text`); one too large to read, or not UTF-8,
+    counts as a spec when a line starts with `archc:`, so that its error is reported."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError:
         return True  # reported as unreadable when it is checked
-    if len(data) <= MAX_FILE_BYTES:
-        with contextlib.suppress(UnicodeDecodeError):
-            found = top_level_keys_include(data.decode("utf-8-sig"), "archc")
-            if found is not None:
-                return found
-    return _ARCHC_LINE.search(data) is not None
+    text = data.decode("utf-8-sig", errors="replace")
+    if len(data) > MAX_FILE_BYTES or "\ufffd" in text:
+        return _ARCHC_LINE.search(text) is not None
+    return is_spec_text(text)
+
+
+def is_spec_text(text: str) -> bool:
+    """Whether `text` is a spec: a YAML document whose top-level mapping has the key `archc`.
+
+    Only the YAML events up to that key are read. Text that is not YAML (a syntax error) counts
+    as a spec when a line starts with `archc:`, so that its error is reported.
+
+    >>> is_spec_text("on: push\\njobs: {}\\n"), is_spec_text("archc: 1\\nbody: [\\n")
+    (False, True)
+    """
+    found = top_level_keys_include(text, "archc")
+    return found if found is not None else _ARCHC_LINE.search(text) is not None
 
 
 def symlink_outside(path: str | os.PathLike) -> Diagnostic | None:
@@ -354,6 +361,7 @@ __all__ = [
     "export",
     "find_specs",
     "is_spec",
+    "is_spec_text",
     "load",
     "load_text",
     "search_specs",

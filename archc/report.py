@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from archc.diagnostics import Diagnostic, Span, printable, render
@@ -40,8 +42,30 @@ class Result:
         return sum(d.severity == "warning" for d in self.diagnostics)
 
 
-def _count(value: Dim) -> str:
+def count_text(value: Dim) -> str:
+    """`36,928`; a symbolic count as it is."""
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_RESERVED = {"true", "false", "null", "True", "False", "Null", "TRUE", "FALSE", "NULL", "~"}
+
+
+def yaml_value(value: Any) -> str:
+    """A Python value as YAML writes it in a spec: `[1, 1]`, `null`, `true`, `same`.
+
+    >>> yaml_value((1, 1)), yaml_value(None), yaml_value("row"), yaml_value(0.5)
+    ('[1, 1]', 'null', 'row', '0.5')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
+    if isinstance(value, str) and not (_PLAIN.fullmatch(value) and value not in _RESERVED):
+        return json.dumps(value)
+    return str(value)
 
 
 def per_axis(values: list) -> str:
@@ -49,7 +73,8 @@ def per_axis(values: list) -> str:
     return str(values[0]) if len(set(map(str, values))) == 1 else "×".join(map(str, values))
 
 
-def _rf_text(rf) -> str:
+def rf_text(rf) -> str:
+    """`35 /4`: the receptive field's size and stride, per axis where they differ."""
     if not rf:
         return ""
     found = _rf_json(rf)
@@ -134,9 +159,9 @@ def table(net: Network, valid_inputs=None) -> str:
                 printable(layer.path, line_start=True),
                 printable(layer.op.name),
                 format_shape(layer.shape),
-                _count(layer.params) if layer.params else "",
-                _count(layer.macs) if layer.macs else "",
-                _rf_text(net.analysis.receptive_field(index)),
+                count_text(layer.params) if layer.params else "",
+                count_text(layer.macs) if layer.macs else "",
+                rf_text(net.analysis.receptive_field(index)),
                 str(layer.line),
             )
         )
@@ -155,9 +180,9 @@ def table(net: Network, valid_inputs=None) -> str:
         f"{printable(format_shape(net.input))} -> {printable(format_shape(net.output_shape))}"
     )
     totals = (
-        f"params {_count(net.params)} (buffers {_count(net.buffers)}, "
+        f"params {count_text(net.params)} (buffers {count_text(net.buffers)}, "
         f"fp32 {_bytes(net.params * 4)}, fp16 {_bytes(net.params * 2)})  "
-        f"MACs {_count(net.macs)} at batch 1"
+        f"MACs {count_text(net.macs)} at batch 1"
     )
     memory = net.analysis.memory
     if memory and memory["activations_peak_bytes"] is not None:
@@ -186,9 +211,9 @@ def verdict(result: Result) -> str:
     file = printable(result.file)
     if result.ok:
         extra = f"  {result.warnings} warning(s)" if result.warnings else ""
-        macs = _count(net.macs) if net else "?"
+        macs = count_text(net.macs) if net else "?"
         name = printable(net.name)
-        return f"ok    {file}  {name}  params {_count(net.params)}  MACs {macs}{extra}"
+        return f"ok    {file}  {name}  params {count_text(net.params)}  MACs {macs}{extra}"
     return f"FAIL  {file}  {result.errors} error(s)"
 
 
