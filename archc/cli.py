@@ -82,6 +82,13 @@ class CheckFormat(str, Enum):
     sarif = "sarif"
 
 
+class ReportFormat(str, Enum):
+    """The output formats of export and diff."""
+
+    text = "text"
+    json = "json"
+
+
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -225,18 +232,59 @@ def _fail_check(diagnostics: list, format: str) -> None:
 
 
 @app.command()
-def ops() -> None:
-    """List every op with its fields and defaults.
+def ops(
+    format: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ReportFormat.text,
+) -> None:
+    """List every op with its fields and defaults, then the structural items.
 
-    Example: archc ops
+    Defaults are written as in a spec (`[1, 1]`, `null`). Structural items (`repeat`, `seq`,
+    the merges, `ref`) shape the network rather than compute.
+
+    Example: archc ops --format json
     """
-    from archc.ops import OPS
+    import json
 
-    for kind, cls in sorted(OPS.items()):
-        typer.echo(f"{kind:18} {cls.summary}")
-        for name, info in cls.model_fields.items():
-            default = "required" if info.is_required() else f"default {info.default!r}"
-            typer.echo(f"    {name:22} {default}")
+    from archc.editor_schema import describe
+    from archc.ops import OPS
+    from archc.report import yaml_value
+    from archc.spec.expand import STRUCTURAL, structural_summary
+
+    def fields(model) -> list[dict]:
+        if model.model_fields.keys() == {"root"}:  # `ref: name` takes a name, not fields
+            return []
+        return [
+            {
+                "name": name,
+                "required": info.is_required(),
+                "default": None if info.is_required() else yaml_value(info.default),
+                "description": describe(info.description),
+            }
+            for name, info in model.model_fields.items()
+        ]
+
+    listing = {
+        "ops": [
+            {"name": name, "summary": cls.summary, "category": cls.category, "fields": fields(cls)}
+            for name, cls in sorted(OPS.items())
+            if name not in STRUCTURAL
+        ],
+        "structural": [
+            {"name": name, "summary": structural_summary(name), "fields": fields(model)}
+            for name, model in STRUCTURAL.items()
+        ],
+    }
+    if format is ReportFormat.json:
+        typer.echo(json.dumps(listing, indent=2))
+        return
+    for title, entries in (("ops", listing["ops"]), ("structural items", listing["structural"])):
+        typer.echo(f"{title}:")
+        for entry in entries:
+            typer.echo(f"  {entry['name']:18} {entry['summary']}")
+            for f in entry["fields"]:
+                default = "required" if f["required"] else f"default {f['default']}"
+                typer.echo(f"      {f['name']:20} {default:18} {f['description']}".rstrip())
 
 
 @app.command()
@@ -261,7 +309,7 @@ def explain(
         typer.echo(listing())
         return
     if code not in CODES:
-        close = nearest(code, list(CODES))
+        close = nearest(code.lower(), list(CODES))
         raise _usage(
             f"no diagnostic code `{code}`" + (f"; did you mean `{close}`?" if close else "")
         )
@@ -413,13 +461,6 @@ def lsp() -> None:
         )
         raise typer.Exit(EXIT_USAGE) from None
     serve()
-
-
-class ReportFormat(str, Enum):
-    """The output formats of export and diff."""
-
-    text = "text"
-    json = "json"
 
 
 class ExportProvider(str, Enum):
