@@ -28,14 +28,20 @@ EXPRESSION = {
 COMMON_FIELDS = {
     "name": {
         "type": "string",
-        "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+        "pattern": r"^([A-Za-z_]|\{[^{}]*\})([A-Za-z0-9_]|\{[^{}]*\})*$",
         "description": "the item's path segment (its state_dict key and ONNX node name), and a "
-        "target for `ref`; unnamed items are numbered",
+        "target for `ref`; unnamed items are numbered; `{expression}` parts are evaluated "
+        "(`layer{$i + 1}`)",
     },
     "if": {
         "anyOf": [{"type": "boolean"}, EXPRESSION],
         "description": "include the item only when this is true: `$stride != 1`",
     },
+}
+# A group's field: its items are named as if written in the enclosing body.
+INLINE = {
+    "anyOf": [{"type": "boolean"}, EXPRESSION],
+    "description": "add no path segment to module names (state_dict keys, ONNX nodes)",
 }
 # The top-level keys of a spec, and what each holds.
 TOP_LEVEL = {
@@ -130,6 +136,11 @@ def spec_schema() -> dict[str, Any]:
     for keyword, model in STRUCTURAL.items():
         heads[keyword], needed = model_schema(model, structural_summary(keyword))
         defs.update(needed)
+        properties = heads[keyword].get("properties", {})
+        if keyword in ("repeat", "assert"):  # spliced in place: no path segment of their own
+            properties.pop("name", None)
+        elif {"body", "branches"} & model.model_fields.keys():
+            properties["inline"] = INLINE
     near = near_misses()
     defs["item"] = {
         "anyOf": [
@@ -156,8 +167,10 @@ def spec_schema() -> dict[str, Any]:
         ]
     }
     arg_type = {
-        "enum": ["int", "float", "bool", "str", "list"],
-        "description": "the argument's type",
+        "type": "string",
+        "pattern": r"^\s*(int|float|bool|str|list)(\s*\|\s*(int|float|bool|str|list))*\s*$",
+        "description": "the argument's type: `int`, `float`, `bool`, `str`, `list`, or a union: "
+        "`int | list`",
     }
     arg = {
         "anyOf": [

@@ -97,6 +97,7 @@ def layer_json(net: Network, index: int) -> dict:
     layer = net.layers[index]
     return {
         "path": layer.path,
+        "key": layer.key,  # the module name in state_dict keys and ONNX nodes
         "op": layer.op.name,
         "output": [dim_json(d) for d in layer.shape],
         "params": layer.params,
@@ -118,6 +119,10 @@ def result_json(result: Result) -> dict:
         "ok": result.ok,
         "input": [dim_json(d) for d in net.input] if net else None,
         "output": [dim_json(d) for d in net.output_shape] if net and net.output_shape else None,
+        "outputs": [
+            {"name": o.name, "shape": [dim_json(d) for d in o.shape]}
+            for o in (net.outputs if net else ())
+        ],
         "params": net.params if net else None,
         "trainable_params": net.params if net else None,
         "buffers": net.buffers if net else None,
@@ -177,7 +182,7 @@ def table(net: Network, valid_inputs=None) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     header = (
         f"{printable(net.name, line_start=True)}: "
-        f"{printable(format_shape(net.input))} -> {printable(format_shape(net.output_shape))}"
+        f"{printable(format_shape(net.input))} -> {printable(net.outputs_text())}"
     )
     totals = (
         f"params {count_text(net.params)} (buffers {count_text(net.buffers)}, "
