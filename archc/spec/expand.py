@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from archc.diagnostics import Span, nearest
 from archc.dims import Sym, format_shape
@@ -52,37 +52,65 @@ class _Strict(BaseModel):
 
 
 class RepeatItem(_Strict):
-    times: Annotated[int, Field(ge=0)]
-    index: Identifier = "i"
-    body: list[Any]
+    """the body, spliced in `times` times, with an index variable"""
+
+    times: Annotated[int, Field(ge=0, description="how many times to repeat the body")]
+    index: Identifier = Field(
+        "i", description="the name of the iteration index, 0-based, read as `$i` in the body"
+    )
+    body: list[Any] = Field(description="the items to repeat")
 
 
 class AssertItem(_Strict):
-    that: Any  # an expression giving true or false
-    message: str = ""
+    """a condition the network must meet here, failing with its message where it is false"""
+
+    that: Any = Field(description="an expression giving true or false: `in.channels % 8 == 0`")
+    message: str = Field("", description="what the error says when `that` is false")
 
 
 class SeqItem(_Strict):
-    body: list[Any]
+    """a group of items under one path segment (`name`), a target for `ref`"""
+
+    body: list[Any] = Field(description="the items of the group")
 
 
 class MergeItem(_Strict):
+    """parallel branches from the same input, merged"""
+
     branches: (
         Annotated[dict[Identifier, list[Any]], Field(min_length=2)]
         | Annotated[list[list[Any] | dict[Literal["repeat"], Any]], Field(min_length=2)]
+    ) = Field(
+        description="two or more lists of items, each reading the merge's input; named "
+        "(a mapping: each name a path segment) or numbered (a list, where a `repeat` stands "
+        "for as many branches as it repeats)"
     )
+
+
+class RefItem(RootModel[str]):
+    """continue from the output of an earlier item given `name:` (a skip connection)"""
 
 
 _GROUPING = ("name", "if", "inline")  # the fields every group item has besides its own
 
-_STRUCTURAL: dict[str, type[BaseModel]] = {
+# Every structural item by its keyword: the model of its fields, whose docstring is its summary
+# (a merge's is its op's). `archc ops`, the editor schema and the language server list these.
+STRUCTURAL: dict[str, type[BaseModel]] = {
     "repeat": RepeatItem,
     "seq": SeqItem,
     "add": MergeItem,
     "concat": MergeItem,
     "mul": MergeItem,
+    "ref": RefItem,
     "assert": AssertItem,
 }
+
+
+def structural_summary(keyword: str) -> str:
+    """The one-line summary of a structural item: a merge's is its op's."""
+    if keyword in OPS:
+        return OPS[keyword].summary
+    return (STRUCTURAL[keyword].__doc__ or "").strip()
 
 
 def expand(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
@@ -170,7 +198,7 @@ def _item(x: Expansion, raw: Any, span: Span, flow: Flow | None, where: Where) -
         return _ref(x, item, flow, where)
     if item.head == "assert":
         return flow if _assert(x, item, flow, where) else None
-    structural = item.head in _STRUCTURAL or item.head in x.spec.blocks
+    structural = item.head in STRUCTURAL or item.head in x.spec.blocks
     if structural:
         x.enter(item.span)
     try:
@@ -191,7 +219,9 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     is_merge = item.head in OPS and issubclass(OPS[item.head], Merge)
     grouping = is_merge or item.head == "seq" or item.head in x.spec.blocks
     inline = _inline(x, args, where, flow) if grouping else False
-    path, key = where.next(name, inline)
+    path, key = where.next(name)
+    if inline:
+        key = where.key
     clash = path if path in x.paths else key if not inline and key in x.keys else None
     if clash is not None:
         x.error(
@@ -218,7 +248,7 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     elif item.head in OPS:
         result = apply_op(x, OPS[item.head], item, flow, path, key, where.env)
     else:
-        choices = [*OPS, *x.spec.blocks, *_STRUCTURAL, "ref"]
+        choices = [*OPS, *x.spec.blocks, *STRUCTURAL]
         close = nearest(item.head, choices)
         x.error(
             "unknown-op",

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from archc.diagnostics import Diagnostic, Span
+from archc.diagnostics import Diagnostic, Note, Span
 from archc.ir import Network
 from archc.ops import Op, Shape
 from archc.spec.document import Spec
@@ -66,15 +66,10 @@ class Where:
     key_counter: list[int] = field(default_factory=lambda: [0])
     flat: bool = False  # an `inline` item's body: branches add no key segment either
 
-    def next(self, name: str | None, inline: bool = False) -> tuple[str, str]:
-        """The path and key of the next item of this body, named `name` or numbered. An
-        `inline` item has no key segment and takes no number: its layers number on in this
-        body, as if written here."""
-        segment = name or self.counter[0]
+    def next(self, name: str | None) -> tuple[str, str]:
+        """The path and key of the next item of this body, named `name` or numbered."""
+        segment, key_segment = name or self.counter[0], name or self.key_counter[0]
         self.counter[0] += 1
-        if inline:
-            return _join(self.path, segment), self.key
-        key_segment = name or self.key_counter[0]
         self.key_counter[0] += 1
         return _join(self.path, segment), _join(self.key, key_segment)
 
@@ -136,7 +131,7 @@ class Expansion:
         self.steps = 0
         self.operations = 0
         self.calls: list[tuple[str, Span]] = []  # the block calls being expanded
-        self.context: list[str] = []  # notes on where the walk is: calls, repeat iterations
+        self.context: list[Note] = []  # notes on where the walk is: calls, repeat iterations
         self.depth = 0  # nested structural items being expanded
         self.failures = 0  # errors met, including those reported before
         self.scopes: list[dict[str, Flow | None]] = [{}]
@@ -177,11 +172,13 @@ class Expansion:
         for diag in diagnostics:
             self.error(diag.code, diag.message, diag.span, diag.hint)
 
-    def note_call(self, name: str, span: Span) -> str:
-        return f"in block `{name}` called at {self.file}:{span.line}:{span.col}"
+    def note_call(self, name: str, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in block `{name}` called at {where}", self.file, span)
 
-    def note_iteration(self, index: str, k: int, span: Span) -> str:
-        return f"in iteration `{index} = {k}` of the `repeat` at {self.file}:{span.line}:{span.col}"
+    def note_iteration(self, index: str, k: int, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in iteration `{index} = {k}` of the `repeat` at {where}", self.file, span)
 
     # Limits -----------------------------------------------------------------------------------
 
