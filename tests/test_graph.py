@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from archc.cli import app
 from archc.dims import format_shape
 from archc.draw import render_html, render_svg
 from archc.ops import Merge
+from tests.chromium import Chromium, needs_chromium
 from tests.fuzz import networks, to_spec
 
 ROOT = Path(__file__).parent.parent
@@ -305,25 +305,14 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     return width, height, pixels
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+@needs_chromium
 def test_html_renders_in_headless_chromium(tmp_path):
     page = tmp_path / "googlenet.html"
     page.write_text(render_html(network("googlenet")))
-    shot = tmp_path / "shot.png"
-    command = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",  # CI containers run as root
-        "--disable-gpu",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={shot}",
-        "--window-size=640,640",
-        page.as_uri(),
-    ]
-    subprocess.run(command, capture_output=True, timeout=120, check=False)
-    assert shot.exists(), "chromium wrote no screenshot"
-    width, height, pixels = _png_pixels(shot.read_bytes())
+    with Chromium(tmp_path / "profile", width=640, height=640) as browser:
+        browser.open(page.as_uri())
+        shot = browser.screenshot()
+    width, height, pixels = _png_pixels(shot)
     assert (width, height) == (640, 640)
     colors = set(pixels)
     dark = sum(1 for p in pixels if max(p) < 128)
