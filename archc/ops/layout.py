@@ -231,6 +231,8 @@ class Reshape(_Reshaping):
     )
 
     shape: ShapeEntries
+    """the new shape, batch first: the batch as a name (N, kept) or -1, then the sizes, one of
+    which may be -1 (computed from the element count)."""
 
     def _fit(self, x: Shape) -> tuple[Shape, list]:
         batch, rest = self.shape[0], self.shape[1:]
@@ -289,7 +291,9 @@ class Flatten(_Reshaping):
     )
 
     start_dim: int = 1
+    """the first dim merged (1: the first after the batch)."""
     end_dim: int = -1
+    """the last dim merged (-1: the last)."""
 
     def infer(self, x: Shape) -> Shape:
         start = dim_index(self.start_dim, x, "start_dim")
@@ -314,7 +318,9 @@ class Unflatten(_Reshaping):
     )
 
     dim: int
+    """the dim split (a negative one counts from the end)."""
     sizes: Sizes
+    """the sizes it is split into, outermost first; one may be -1."""
 
     def _fit(self, x: Shape) -> tuple[Shape, list]:
         dim = dim_index(self.dim, x, "dim")
@@ -372,6 +378,7 @@ class Permute(_Reorder):
         Constraint(max_length=MAX_RANK),
         Expect("a list of dims, one for each dim of the input, batch (0) first"),
     ]
+    """the input dim each output dim takes, batch (0) first: [0, 2, 3, 1] is channels last."""
 
     def order(self, x: Shape) -> tuple[int, ...]:
         if len(self.dims) != len(x):
@@ -407,7 +414,9 @@ class Transpose(_Reorder):
     )
 
     dim0: int
+    """one dim swapped (not the batch)."""
     dim1: int
+    """the other dim swapped."""
 
     def order(self, x: Shape) -> tuple[int, ...]:
         a, b = dim_index(self.dim0, x, "dim0"), dim_index(self.dim1, x, "dim1")
@@ -450,6 +459,7 @@ class PixelShuffle(_PixelShuffling):
     )
 
     upscale_factor: PositiveInt
+    """r: the height and width grow r times, the channels shrink r² times."""
 
     def infer(self, x: Shape) -> Shape:
         r = self.upscale_factor
@@ -485,6 +495,7 @@ class PixelUnshuffle(_PixelShuffling):
     )
 
     downscale_factor: PositiveInt
+    """r: the height and width shrink r times, the channels grow r² times."""
 
     def infer(self, x: Shape) -> Shape:
         r = self.downscale_factor
@@ -528,6 +539,7 @@ class ChannelShuffle(_Layout):
     )
 
     groups: PositiveInt
+    """the channel groups interleaved (the channels must be a multiple of it)."""
 
     def infer(self, x: Shape) -> Shape:
         c = channels(x, "groups")
@@ -579,9 +591,13 @@ class Slice(_Layout):
     )
 
     dim: int
+    """the dim sliced (not the batch; a negative one counts from the end)."""
     start: int | None = None
+    """the first index taken (a negative one counts from the end; none: 0)."""
     end: int | None = None
+    """the index it stops before (a negative one counts from the end; none: the end)."""
     step: PositiveInt = 1
+    """the step between indices taken."""
 
     def _taken(self, x: Shape) -> tuple[int, Dim, Dim, list]:
         """(dim, first index, count, conditions) of the elements taken."""
@@ -663,7 +679,9 @@ class Select(_Layout):
     )
 
     dim: int
+    """the dim removed (not the batch; a negative one counts from the end)."""
     index: int
+    """the index taken along it (a negative one counts from the end)."""
 
     def _at(self, x: Shape) -> tuple[int, Dim]:
         """(dim, index counted from the start)."""

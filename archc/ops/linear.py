@@ -23,8 +23,13 @@ class Linear(Op):
     )
 
     out_features: PositiveInt
+    """number of output features."""
     bias: bool = True
+    """add a learnable bias per output feature."""
     in_features: PositiveInt | None = None
+    """the input features, as a check only: inferred from the incoming shape, an error where they
+    differ.
+    """
 
     def infer(self, x: Shape) -> Shape:
         if len(x) < 2:
