@@ -147,6 +147,21 @@ def test_symbolic_sizes_are_closed_forms_of_the_input():
     assert network.analysis.valid_inputs == {"H": [[3, None, 1]], "W": [[3, None, 1]]}
 
 
+def test_a_layout_error_at_a_concrete_size_says_which_sizes_work():
+    body = [
+        {"conv2d": {"out_channels": 2, "kernel_size": 4, "stride": 4}},
+        {"flatten": {"start_dim": 2}},
+        {"unflatten": {"dim": 2, "sizes": [6, 6]}},
+    ]
+    network = archc.check(spec(body, ["N", 1, 30, 30]))
+    (error,) = [d for d in network.diagnostics if d.severity == "error"]
+    assert error.code == "bad-layout"
+    assert [str(n) for n in error.notes] == [
+        "this network is valid for square inputs with H = W ∈ {24..27}"
+    ]
+    assert error.hint.endswith("or give the network an input of 27×27 or 26×26")
+
+
 # Receptive fields -----------------------------------------------------------------------------
 
 FIELDS = {

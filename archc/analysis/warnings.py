@@ -11,8 +11,9 @@
   sizes, narrowing the set of valid inputs.
 
 When a concrete input fails for reasons of size (a collapse, a merge or `in_features`
-mismatch), the network is re-expanded with symbolic H and W and the exact valid set is added
-to the first such error as a note, with the nearest sizes that work as help.
+mismatch, a layout that does not fit), the network is re-expanded with symbolic H and W and
+the exact valid set is added to the first such error as a note, with the nearest sizes that
+work as help.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from archc.dims import Sym
 from archc.ir import Network
 from archc.ops.merge import Merge
 
-_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch")
+_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch", "bad-layout")
 _AXES = {2: ("row", "rows"), 3: ("column", "columns")}  # by the input dim a dim holds
 
 
