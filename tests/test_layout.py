@@ -214,6 +214,19 @@ FIELDS = {
         {"select": {"dim": 2, "index": 4}},
         {"linear": {"out_features": 3}},
     ],
+    "squeeze and excitation": [  # a gate broadcast over H and W
+        {"conv2d": {"out_channels": 4, "kernel_size": 3}},
+        {"permute": {"dims": [0, 1, 3, 2]}},
+        {
+            "mul": {
+                "branches": [
+                    [],
+                    [{"globalavgpool2d": None}, {"conv2d": {"out_channels": 4, "kernel_size": 1}}],
+                ]
+            }
+        },
+        {"avgpool2d": {"kernel_size": 3}},
+    ],
     "residual over tokens": [
         {"conv2d": {"out_channels": 4, "kernel_size": 3, "stride": 3}},
         {"flatten": {"start_dim": 2}},
@@ -272,7 +285,10 @@ def test_receptive_fields_follow_the_input_axes(name):
             if field is None:
                 continue  # not applicable: no window describes it
             rows = mask.nonzero().flatten().tolist()
-            first = at.get(source, 0) * field.stride - field.padding
+            # A field that covers the whole input at position 0 (a global branch) does at every
+            # position; the others move with the position by the stride.
+            covers = field.padding <= 0 and field.size - field.padding >= size
+            first = (0 if covers else at.get(source, 0)) * field.stride - field.padding
             expected = (max(0, int(first)), min(size - 1, int(first + field.size - 1)))
             # The first and last positions read: a strided slice may leave gaps between.
             assert (rows[0], rows[-1]) == expected, (layer.path, source, field, at)

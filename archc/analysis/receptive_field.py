@@ -267,26 +267,41 @@ def _normal(parts: tuple[Part, ...]) -> tuple[Part, ...]:
 
 def _merge(layer: Layer, traces_in: list[Trace]) -> Trace:
     """Branches combined position by position: each source's field is the op's union of the
-    branches' where every branch holds it in the same place (or one branch sees it whole)."""
-    first = traces_in[0]
+    branches' where every branch holds it in the same place (or one branch sees it whole).
+
+    A branch of size 1 along a dim where the output is larger is broadcast along it (a
+    squeeze-and-excitation gate): every output position reads its one position there, so
+    what that dim of the branch holds does not count.
+    """
+    spread = [
+        tuple(
+            None if x[axis] == 1 != size else parts
+            for axis, (parts, size) in enumerate(zip(t.dims, layer.shape, strict=True))
+        )
+        for t, x in zip(traces_in, layer.input_shapes, strict=True)
+    ]
     given = [tuple(POSITION if f is None else f for f in t.fields) for t in traces_in]
     union = layer.op.receptive_field(given, layer.input_shapes)
-    fields = _Fields(first)
+    fields = _Fields(traces_in[0])
     for index, field in enumerate(union):
         source = index + 2
-        placed = {_placement(t, source) for t in traces_in}
+        placed = {
+            _placement(dims, source)
+            for dims, t in zip(spread, traces_in, strict=True)
+            if not _broadcast(dims, t, source)
+        }
         if any(t.fields[index] is None for t in traces_in):
             fields[source] = None
         elif any(source in t.whole for t in traces_in):
             fields[source] = field
             fields.whole.add(source)
         else:
-            fields[source] = field if len(placed) == 1 else None
+            fields[source] = field if len(placed) <= 1 else None
     dims = []
     for axis, size in enumerate(layer.shape):
-        versions = {t.dims[axis] for t in traces_in}
+        versions = {d[axis] for d in spread if d[axis] is not None}
         if len(versions) == 1:
-            dims.append(first.dims[axis])
+            dims.append(versions.pop())
             continue
         for parts in versions:
             for source in _sources(parts):
@@ -296,10 +311,20 @@ def _merge(layer: Layer, traces_in: list[Trace]) -> Trace:
     return fields.trace(dims)
 
 
-def _placement(trace: Trace, source: int) -> tuple:
+def _placement(dims: tuple, source: int) -> tuple:
+    """Where a branch holds `source`: (dim, part index, part) for each part of it."""
     return tuple(
         (axis, index, part)
-        for axis, parts in enumerate(trace.dims)
+        for axis, parts in enumerate(dims)
+        if parts is not None
         for index, part in enumerate(parts)
         if part.source == source
+    )
+
+
+def _broadcast(dims: tuple, trace: Trace, source: int) -> bool:
+    """Whether a branch holds `source` in a dim it is broadcast along."""
+    return any(
+        parts is None and any(p.source == source for p in trace.dims[axis])
+        for axis, parts in enumerate(dims)
     )
