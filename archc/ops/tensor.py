@@ -120,7 +120,7 @@ class PosEmbedding(_Learned):
                 isinstance(d, int) and d != s for d, s in zip(sample, self.shape)
             ):
                 raise OpError(
-                    "shape-mismatch",
+                    "embedding-mismatch",
                     f"`shape: {self.shape}` disagrees with the incoming {format_shape(x)}",
                     "shape",
                     hint="write the shape of one sample, the batch left out",
