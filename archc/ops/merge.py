@@ -62,6 +62,10 @@ class Merge(Op):
     def merged(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
 
+    def merge_macs(self, shapes: list[Shape], y: Shape) -> Dim:
+        """Multiply-accumulates of merging branches of `shapes` into `y` (a matmul's)."""
+        return 0
+
     def geometry(self, x: Shape) -> tuple[Window, ...]:
         return same_geometry(x)  # each output reads the same position of every branch
 
