@@ -21,8 +21,8 @@ from archc.spec.expand import STRUCTURAL, structural_summary
 
 EXPRESSION = {
     "type": "string",
-    "pattern": r"\$|(^|[^A-Za-z0-9_$.])in\.",
-    "description": "an expression: `$name`, `in.channels`, integer arithmetic",
+    "pattern": r"\$|(^|[^A-Za-z0-9_$.])(in|input)\.",
+    "description": "an expression: `$name`, `in.channels`, `input.height`, integer arithmetic",
 }
 # The fields every item may carry, besides its own.
 COMMON_FIELDS = {

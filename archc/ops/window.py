@@ -21,7 +21,7 @@ from functools import cache
 from math import prod
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 from pydantic import Field as Constraint
 
 from archc.dims import Dim, Shape, Sym, Window, format_shape
@@ -30,6 +30,7 @@ from archc.ops.base import (
     Expect,
     Fields,
     NonNegativeInt,
+    NonNegativePair,
     Op,
     OpError,
     Pair,
@@ -45,6 +46,9 @@ from archc.ops.merge import Merge, _agree, _union
 def _tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
+
+# An integer in a list, which an expression may compute (`"in.height % 2"`).
+_INT_OR_EXPRESSION = {"anyOf": [{"type": "integer"}, {"type": "string"}]}
 
 _INTS = Annotated[
     int | tuple[int, ...],
@@ -170,7 +174,11 @@ class Pad(Op):
         Example((1, 3, 4), {"pad": [0, 0, 2, 1]}),
     )
 
-    pad: Annotated[tuple[NonNegativeInt, ...], BeforeValidator(_tuple), Constraint(min_length=2)]
+    pad: Annotated[
+        tuple[Annotated[NonNegativeInt, WithJsonSchema(_INT_OR_EXPRESSION)], ...],
+        BeforeValidator(_tuple),
+        Constraint(min_length=2),
+    ]
     """(before, after) counts per dim, the last dim first, as F.pad's `pad`."""
     value: float = 0.0
     """the value padded with."""
@@ -348,8 +356,9 @@ class ShiftMask(Op):
 
     window_size: Pair
     """the window, wh × ww positions."""
-    shift_size: Pair
-    """the roll before the windows were taken, (sh, sw), each less than the window."""
+    shift_size: NonNegativePair
+    """the roll before the windows were taken, (sh, sw), each less than the window (0: that
+    axis not shifted)."""
 
     def infer(self, x: Shape) -> Shape:
         _window_size(self, x)
