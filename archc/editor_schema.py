@@ -128,7 +128,11 @@ def spec_schema() -> dict[str, Any]:
             },
         ]
     }
-    arg_type = {"enum": ["int", "float", "bool", "str", "list"]}
+    arg_type = {
+        "type": "string",
+        "pattern": r"^\s*(int|float|bool|str|list)(\s*\|\s*(int|float|bool|str|list))*\s*$",
+        "description": "`int`, `float`, `bool`, `str`, `list`, or a union: `int | list`",
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://archc.dev/schema/spec-v1.json",

@@ -91,6 +91,10 @@ def result_json(result: Result) -> dict:
         "ok": result.ok,
         "input": [dim_json(d) for d in net.input] if net else None,
         "output": [dim_json(d) for d in net.output_shape] if net and net.output_shape else None,
+        "outputs": [
+            {"name": o.name, "shape": [dim_json(d) for d in o.shape]}
+            for o in (net.outputs if net else ())
+        ],
         "params": net.params if net else None,
         "trainable_params": net.params if net else None,
         "buffers": net.buffers if net else None,
@@ -142,7 +146,7 @@ def table(net: Network, valid_inputs=None) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     header = (
         f"{printable(net.name, line_start=True)}: "
-        f"{printable(format_shape(net.input))} -> {printable(format_shape(net.output_shape))}"
+        f"{printable(format_shape(net.input))} -> {printable(net.outputs_text())}"
     )
     totals = (
         f"params {_count(net.params)} (buffers {_count(net.buffers)}, "

@@ -302,6 +302,9 @@ def item(canvas: Canvas, node: Node) -> Box:
 # The picture ---------------------------------------------------------------------------------
 
 
+OUTPUT_GAP = 12  # between the pills of several outputs
+
+
 def pill(canvas: Canvas, label: str, value: int | None) -> Box:
     w = text_width(label) + 24
 
@@ -324,15 +327,16 @@ def render_svg(network: Network, collapse: bool = True, prefix: str = "") -> str
     """
     root = build_tree(network, collapse)
     canvas = Canvas(network, prefix)
-    start, end = Node("input", "input", "input"), Node("output", "output", "output")
+    start = Node("input", "input", "input")
+    start.kind, start.incoming = "io", 0
+    last = root.children[-1].exit if root.children else 0
+    end, end_box = outputs(canvas, network, last)
     nodes = [start, *root.children, end]
-    boxes = [pill(canvas, "input", 0), *(item(canvas, n) for n in root.children)]
-    boxes.append(pill(canvas, "output", None))
-    _pseudo(start, end, network)
+    boxes = [pill(canvas, "input", 0), *(item(canvas, n) for n in root.children), end_box]
     body = sequence(canvas, nodes, boxes)
     title = network.name
     summary = (
-        f"{format_shape(network.input)} → {format_shape(network.output_shape or ())}  ·  "
+        f"{format_shape(network.input)} → {network.outputs_text()}  ·  "
         f"{_count(network.params)} params"
     )
     if isinstance(network.macs, int):  # a symbolic count is too long for a title line
@@ -364,10 +368,28 @@ def render_svg(network: Network, collapse: bool = True, prefix: str = "") -> str
     return "\n".join([*top, *canvas.parts, "</svg>"]) + "\n"
 
 
-def _pseudo(start: Node, end: Node, network: Network) -> None:
-    """Make the input and output pills behave as items writing value 0 and reading the output."""
-    start.kind = end.kind = "io"
-    start.incoming, end.incoming = 0, network.output
+def outputs(canvas: Canvas, network: Network, last: int) -> tuple[Node, Box]:
+    """The output pills, side by side, each named; the one reading the last item's value is
+    joined to it directly, the others by `ref` lanes from the layers they read."""
+    named = [(o.name if len(network.outputs) > 1 else "output", o.value) for o in network.outputs]
+    named = named or [("output", last)]
+    widths = [text_width(label) + 24 for label, _ in named]
+    starts = [sum(widths[:k]) + OUTPUT_GAP * k for k in range(len(named))]
+    direct = next((k for k, (_, value) in enumerate(named) if value == last), None)
+    node = Node("output", "output", "output")
+    node.kind, node.incoming = "io", last if direct is not None else -1
+
+    def emit(x: float, y: float) -> None:
+        for k, ((label, value), w) in enumerate(zip(named, widths)):
+            px = x + starts[k]
+            title = label if label == "output" else f"output {label}"
+            canvas.rect(px, y, w, MERGE_H, "box io", title, label, rx=11)
+            canvas.text(px + w / 2, y + 15, label, anchor="middle")
+            if k != direct:
+                canvas.refs.append((value, px + w / 2, y))
+
+    ax = starts[direct] + widths[direct] / 2 if direct is not None else widths[0] / 2
+    return node, Box(starts[-1] + widths[-1], MERGE_H, ax, emit)
 
 
 def _draw_refs(canvas: Canvas, lane_x: float) -> int:

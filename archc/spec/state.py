@@ -31,7 +31,8 @@ MAX_OPERATIONS = 1_000_000  # expression operations evaluated, over the whole ex
 # chain of blocks each calling the next is the only way deeper.
 MAX_NESTING = 64
 
-RAW_FIELDS = {"body", "branches"}  # walked later, not evaluated with the item's other fields
+# Walked later, or formatted later (an assertion's message), not evaluated with the others.
+RAW_FIELDS = {"body", "branches", "message"}
 FAIL = object()  # a value that failed to evaluate, its error already reported (or moot)
 
 
@@ -134,6 +135,9 @@ class Expansion:
         self.depth = 0  # nested structural items being expanded
         self.failures = 0  # errors met, including those reported before
         self.scopes: list[dict[str, Flow | None]] = [{}]
+        # The tensor entering each block call being expanded (`input.` in expressions); first,
+        # the network's input.
+        self.entering: list[Shape | None] = [net.input]
         self.paths: set[str] = set()
         self.keys: set[str] = set()
         self.reported: set[tuple] = set()
@@ -153,6 +157,16 @@ class Expansion:
         self.net.diagnostics.append(
             Diagnostic(code, message, self.file, span, hint=hint, notes=notes)
         )
+
+    def warning(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        """A warning found while expanding (once per place and context, as errors)."""
+        notes = tuple(reversed(self.context))
+        key = (code, span, notes)
+        if key not in self.reported:
+            self.reported.add(key)
+            self.net.diagnostics.append(
+                Diagnostic(code, message, self.file, span, hint=hint, notes=notes)
+            )
 
     def extend(self, diagnostics: list[Diagnostic]) -> None:
         for diag in diagnostics:
@@ -218,11 +232,12 @@ class Expansion:
         self.charge(cost(raw), span)
         try:
             incoming = _incoming(flow.shape) if flow else None
+            entering = _incoming(self.entering[-1]) if self.entering[-1] else None
             # Lists and strings an expression builds or walks count toward the same budget.
-            value = evaluate(raw, env, incoming, lambda items: self.charge(items, span))
+            value = evaluate(raw, env, incoming, lambda items: self.charge(items, span), entering)
         except ExprError as exc:
-            if flow is None and "in." in raw:
-                return FAIL  # the incoming shape is unknown because of an earlier error
+            if (flow is None and "in." in raw) or (entering is None and "input." in raw):
+                return FAIL  # the shape is unknown because of an earlier error
             self.error(exc.code, str(exc), span, exc.hint)
             return FAIL
         return value
