@@ -60,11 +60,38 @@ def op_schema(cls) -> tuple[dict, dict]:
     return schema, defs
 
 
+_REPEAT = {
+    "type": "object",
+    "description": "the body, spliced in `times` times, with an index variable",
+    "properties": {
+        "times": {"anyOf": [{"type": "integer", "minimum": 0}, EXPRESSION]},
+        "index": {"type": "string"},
+        "body": _BODY,
+        "if": _COMMON["if"],
+    },
+    "required": ["times", "body"],
+    "additionalProperties": False,
+}
+
+
 def _structural() -> dict[str, dict]:
+    repeat = {"$ref": "#/$defs/repeat"}
+    # In a list of branches, a `repeat:` entry stands for `times` branches (YOLO's C2f).
+    repeated = {
+        "type": "object",
+        "properties": {"repeat": repeat},
+        "required": ["repeat"],
+        "additionalProperties": False,
+    }
     branches = {
         "anyOf": [
             {"type": "object", "additionalProperties": _BODY, "minProperties": 2},
-            {"type": "array", "items": _BODY, "minItems": 2},
+            {
+                "type": "array",
+                "items": {"anyOf": [_BODY, repeated]},
+                "minItems": 1,
+                "anyOf": [{"minItems": 2}, {"contains": repeated}],
+            },
         ]
     }
     merge = {
@@ -74,18 +101,7 @@ def _structural() -> dict[str, dict]:
         "additionalProperties": False,
     }
     return {
-        "repeat": {
-            "type": "object",
-            "description": "the body, spliced in `times` times, with an index variable",
-            "properties": {
-                "times": {"anyOf": [{"type": "integer", "minimum": 0}, EXPRESSION]},
-                "index": {"type": "string"},
-                "body": _BODY,
-                "if": _COMMON["if"],
-            },
-            "required": ["times", "body"],
-            "additionalProperties": False,
-        },
+        "repeat": repeat,
         "seq": {
             "type": "object",
             "description": "a group of layers",
@@ -113,6 +129,7 @@ def spec_schema() -> dict[str, Any]:
         defs.update(needed)
         heads[kind] = {"anyOf": [{"type": "null"}, schema], "description": cls.summary}
     heads.update(_structural())
+    defs["repeat"] = _REPEAT
     defs["item"] = {
         "anyOf": [
             {"type": "string", "description": "an op without fields, or a block without arguments"},
@@ -186,6 +203,12 @@ def spec_schema() -> dict[str, Any]:
                 },
             },
             "body": {**_BODY, "minItems": 1},
+            "outputs": {
+                "type": "array",
+                "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                "minItems": 1,
+                "description": "the network's outputs: items named in the body, in order",
+            },
         },
         "required": ["archc", "name", "input", "body"],
         "additionalProperties": False,
