@@ -373,3 +373,8 @@ def test_input_is_the_entering_tensor():
     assert is_expression("input.channels")
     with pytest.raises(ExprError, match="no tensor"):
         evaluate("input.channels", ENV, INCOMING)
+
+
+def test_nested_loops_that_keep_nothing_are_bounded():
+    text = "[$a for $a in range(10000) for $b in range(10000) if $b < 0]"
+    assert "loops more than 100,000 times" in str(refused(text))

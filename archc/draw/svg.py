@@ -117,9 +117,10 @@ def _leaf(node: Node) -> bool:
     return node.kind in ("layer", "collapsed", "io")
 
 
-def layer_box(canvas: Canvas, node: Node) -> Box:
+def layer_box(canvas: Canvas, node: Node, label: str | None = None) -> Box:
     layer = node.layer
-    w = max(72.0, text_width(node.label) + 20)
+    label = label or node.label
+    w = max(72.0, text_width(label) + 20)
     category = layer.op.category
     fields = layer.op.model_dump(exclude_defaults=True)
     tip = "\n".join(
@@ -134,7 +135,7 @@ def layer_box(canvas: Canvas, node: Node) -> Box:
 
     def emit(x: float, y: float) -> None:
         canvas.rect(x, y, w, LAYER_H, f"box layer op-{category}", tip, layer.path)
-        canvas.text(x + w / 2, y + 17, node.label, anchor="middle")
+        canvas.text(x + w / 2, y + 17, label, anchor="middle")
         canvas.anchors[node.exit] = (x + w, y + LAYER_H / 2)
         if layer.inputs[0] != node.incoming:
             canvas.refs.append((layer.inputs[0], x + w / 2, y))
@@ -284,6 +285,29 @@ def merge(canvas: Canvas, node: Node) -> Box:
     return Box(w, h, shift + axis, emit)
 
 
+def fork(canvas: Canvas, node: Node) -> Box:
+    """The parts of a `chunk`/`split`, side by side under a fan-out from their input; the flow
+    goes on from the last part, the others are read by `ref` edges from their boxes."""
+    boxes = [
+        layer_box(canvas, part, f"{part.path.rpartition('.')[2]} · {part.label}")
+        for part in node.children
+    ]
+    axes, x = [], 0.0
+    for box in boxes:
+        axes.append(x + box.ax)
+        x += box.w + BRANCH_GAP
+    ax = axes[-1]
+
+    def emit(x: float, y: float) -> None:
+        canvas.line(x + axes[0], y + STUB, x + ax, y + STUB)
+        canvas.line(x + ax, y, x + ax, y + STUB)
+        for box, column in zip(boxes, axes):
+            canvas.line(x + column, y + STUB, x + column, y + 2 * STUB, arrow=True)
+            box.emit(x + column - box.ax, y + 2 * STUB)
+
+    return Box(x - BRANCH_GAP, 2 * STUB + max(b.h for b in boxes), ax, emit)
+
+
 def _fed(branch: Node, merge: Node) -> bool:
     """Whether a branch starts from the merge's input (not from a `ref`)."""
     return branch.entry == merge.incoming
@@ -296,6 +320,8 @@ def item(canvas: Canvas, node: Node) -> Box:
         return collapsed_box(canvas, node)
     if node.kind == "merge":
         return merge(canvas, node)
+    if node.kind == "fork":
+        return fork(canvas, node)
     return frame(canvas, node)
 
 
@@ -382,8 +408,10 @@ def outputs(canvas: Canvas, network: Network, last: int) -> tuple[Node, Box]:
     def emit(x: float, y: float) -> None:
         for k, ((label, value), w) in enumerate(zip(named, widths)):
             px = x + starts[k]
-            title = label if label == "output" else f"output {label}"
-            canvas.rect(px, y, w, MERGE_H, "box io", title, label, rx=11)
+            title, path = (
+                (label, label) if label == "output" else (f"output {label}", f"output:{label}")
+            )
+            canvas.rect(px, y, w, MERGE_H, "box io", title, path, rx=11)
             canvas.text(px + w / 2, y + 15, label, anchor="middle")
             if k != direct:
                 canvas.refs.append((value, px + w / 2, y))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from archc.diagnostics import Span, nearest
 from archc.dims import Sym, format_shape
@@ -52,37 +52,65 @@ class _Strict(BaseModel):
 
 
 class RepeatItem(_Strict):
-    times: Annotated[int, Field(ge=0)]
-    index: Identifier = "i"
-    body: list[Any]
+    """the body, spliced in `times` times, with an index variable"""
+
+    times: Annotated[int, Field(ge=0, description="how many times to repeat the body")]
+    index: Identifier = Field(
+        "i", description="the name of the iteration index, 0-based, read as `$i` in the body"
+    )
+    body: list[Any] = Field(description="the items to repeat")
 
 
 class AssertItem(_Strict):
-    that: Any  # an expression giving true or false
-    message: str = ""
+    """a condition the network must meet here, failing with its message where it is false"""
+
+    that: Any = Field(description="an expression giving true or false: `in.channels % 8 == 0`")
+    message: str = Field("", description="what the error says when `that` is false")
 
 
 class SeqItem(_Strict):
-    body: list[Any]
+    """a group of items under one path segment (`name`), a target for `ref`"""
+
+    body: list[Any] = Field(description="the items of the group")
 
 
 class MergeItem(_Strict):
+    """parallel branches from the same input, merged"""
+
     branches: (
         Annotated[dict[Identifier, list[Any]], Field(min_length=2)]
         | Annotated[list[list[Any] | dict[Literal["repeat"], Any]], Field(min_length=2)]
+    ) = Field(
+        description="two or more lists of items, each reading the merge's input; named "
+        "(a mapping: each name a path segment) or numbered (a list, where a `repeat` stands "
+        "for as many branches as it repeats)"
     )
+
+
+class RefItem(RootModel[str]):
+    """continue from the output of an earlier item given `name:` (a skip connection)"""
 
 
 _GROUPING = ("name", "if", "inline")  # the fields every group item has besides its own
 
-_STRUCTURAL: dict[str, type[BaseModel]] = {
+# Every structural item by its keyword: the model of its fields, whose docstring is its summary
+# (a merge's is its op's). `archc ops`, the editor schema and the language server list these.
+STRUCTURAL: dict[str, type[BaseModel]] = {
     "repeat": RepeatItem,
     "seq": SeqItem,
     "add": MergeItem,
     "concat": MergeItem,
     "mul": MergeItem,
+    "ref": RefItem,
     "assert": AssertItem,
 }
+
+
+def structural_summary(keyword: str) -> str:
+    """The one-line summary of a structural item: a merge's is its op's."""
+    if keyword in OPS:
+        return OPS[keyword].summary
+    return (STRUCTURAL[keyword].__doc__ or "").strip()
 
 
 def expand(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
@@ -157,11 +185,8 @@ def _item(x: Expansion, raw: Any, span: Span, flow: Flow | None, where: Where) -
         return None
     args = item.args
     if isinstance(args, YMap) and "if" in args:
-        condition = x.value(args["if"], args.at("if"), where.env, flow)
+        condition = _flag(x, args, "if", where, flow)
         if condition is FAIL:
-            return None
-        if not isinstance(condition, bool):
-            x.error("wrong-type", f"`if` needs true or false, got {show(condition)}", args.at("if"))
             return None
         _check_in(x, args, where, flow, condition)
         if not condition:
@@ -170,7 +195,7 @@ def _item(x: Expansion, raw: Any, span: Span, flow: Flow | None, where: Where) -
         return _ref(x, item, flow, where)
     if item.head == "assert":
         return flow if _assert(x, item, flow, where) else None
-    structural = item.head in _STRUCTURAL or item.head in x.spec.blocks
+    structural = item.head in STRUCTURAL or item.head in x.spec.blocks
     if structural:
         x.enter(item.span)
     try:
@@ -218,7 +243,7 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     elif item.head in OPS:
         result = apply_op(x, OPS[item.head], item, flow, path, key, where.env)
     else:
-        choices = [*OPS, *x.spec.blocks, *_STRUCTURAL, "ref"]
+        choices = [*OPS, *x.spec.blocks, *STRUCTURAL]
         close = nearest(item.head, choices)
         x.error(
             "unknown-op",
@@ -298,14 +323,15 @@ def _template(x: Expansion, raw: Any, span: Span, env: dict, flow: Flow | None) 
 
 def _inline(x: Expansion, args: YMap, where: Where, flow: Flow | None) -> bool:
     """Whether a block call, `seq` or merge is `inline: true` (adds no key segment)."""
-    if "inline" not in args:
-        return False
-    value = x.value(args["inline"], args.at("inline"), where.env, flow)
-    if value is FAIL:
-        return False
-    if not isinstance(value, bool):
-        x.error("wrong-type", f"`inline` needs true or false, got {show(value)}", args.at("inline"))
-        return False
+    return "inline" in args and _flag(x, args, "inline", where, flow) is True
+
+
+def _flag(x: Expansion, args: YMap, key: str, where: Where, flow: Flow | None) -> Any:
+    """The true or false value of field `key` (`if`, `inline`); `FAIL` after an error."""
+    value = x.value(args[key], args.at(key), where.env, flow)
+    if value is not FAIL and not isinstance(value, bool):
+        x.error("wrong-type", f"`{key}` needs true or false, got {show(value)}", args.at(key))
+        return FAIL
     return value
 
 
@@ -478,7 +504,7 @@ def _merge(
     outputs = [_items(x, seq, flow, inner) for _, seq, inner in branches]
     if flow is None or any(out is None for out in outputs):
         return None
-    key = outer.next(None)[1] if outer is not None else where.key
+    key = outer.next_key() if outer is not None else where.key
     names = [name for name, _, _ in branches]
     return apply_merge(x, op, item, outputs, names, where.path, key)
 

@@ -30,6 +30,7 @@ MAX_LENGTH = 500
 # expression may build: `[[$z] * 10000] * 10000` shares one list, but anything that walks it
 # walks 10^8 items.
 MAX_SEQUENCE = 10_000
+MAX_ITERATIONS = 100_000  # loop steps of the list comprehensions of one expression
 MAX_DEPTH = 128  # nesting of the syntax tree; the walk recurses twice per level
 MAX_VALUE_DEPTH = 64  # nesting of a list an expression builds, as the loader's MAX_DEPTH
 MAX_ROUND_DIGITS = 20  # `round(x, -10**9)` would compute 10**(10**9); 2**62 has 19 digits
@@ -256,6 +257,7 @@ class _Evaluator:
         entering: dict[str, Any] | None = None,
     ):
         self.text, self.env, self.incoming, self.entering = text, env, incoming, entering
+        self.iterations = 0  # of list comprehensions
         self.charge = charge or (lambda _: None)
 
     def eval(self, node: ast.expr) -> Any:
@@ -458,6 +460,11 @@ class _Evaluator:
             if not isinstance(iterable, list):
                 raise ExprError(f"`{_source(first.iter)}` is {_kind(iterable)}, not a list")
             self.charge(len(iterable))
+            self.iterations += len(iterable)
+            if self.iterations > MAX_ITERATIONS:  # nested loops filtering out every item
+                raise ExprError(
+                    f"`{_clip(_source(node))}` loops more than {MAX_ITERATIONS:,} times"
+                )
             name = target.id[len(_VAR_PREFIX) :]
             for value in iterable:
                 inner = {**env, name: value}

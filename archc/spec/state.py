@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from archc.diagnostics import Diagnostic, Span
+from archc.diagnostics import Diagnostic, Note, Span
 from archc.ir import Network
 from archc.ops import Op, Shape
 from archc.spec.document import Spec
@@ -78,6 +78,11 @@ class Where:
         self.key_counter[0] += 1
         return _join(self.path, segment), _join(self.key, key_segment)
 
+    def next_key(self) -> str:
+        """A key of this body for a layer with no item of its own (an `inline` merge)."""
+        self.key_counter[0] += 1
+        return _join(self.key, self.key_counter[0] - 1)
+
     def inside(self, path: str, key: str) -> Where:
         """A new body, at `path` and `key`: its items number from 0."""
         return Where(path, self.env, key=key)
@@ -131,7 +136,7 @@ class Expansion:
         self.steps = 0
         self.operations = 0
         self.calls: list[tuple[str, Span]] = []  # the block calls being expanded
-        self.context: list[str] = []  # notes on where the walk is: calls, repeat iterations
+        self.context: list[Note] = []  # notes on where the walk is: calls, repeat iterations
         self.depth = 0  # nested structural items being expanded
         self.failures = 0  # errors met, including those reported before
         self.scopes: list[dict[str, Flow | None]] = [{}]
@@ -172,11 +177,13 @@ class Expansion:
         for diag in diagnostics:
             self.error(diag.code, diag.message, diag.span, diag.hint)
 
-    def note_call(self, name: str, span: Span) -> str:
-        return f"in block `{name}` called at {self.file}:{span.line}:{span.col}"
+    def note_call(self, name: str, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in block `{name}` called at {where}", self.file, span)
 
-    def note_iteration(self, index: str, k: int, span: Span) -> str:
-        return f"in iteration `{index} = {k}` of the `repeat` at {self.file}:{span.line}:{span.col}"
+    def note_iteration(self, index: str, k: int, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in iteration `{index} = {k}` of the `repeat` at {where}", self.file, span)
 
     # Limits -----------------------------------------------------------------------------------
 
