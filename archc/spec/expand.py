@@ -262,8 +262,9 @@ def _parts(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     item's `names` say; the flow goes on from the last part."""
     op = x.fields(OPS[item.head], f"`{item.head}`", item, flow, where.env, common=("if",))
     if op is None or flow is None:
-        # The parts are unknown, not missing: a later `ref` to one is no second error.
-        names = item.args.get("names")
+        # Its parts are unknown, as a failed named item's output: what refers to them is a
+        # consequence, not reported again.
+        names = op.names if op is not None else item.args.get("names")
         for name in names if isinstance(names, list) else ():
             if isinstance(name, str):
                 x.scopes[-1][name] = None
