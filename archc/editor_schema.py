@@ -143,6 +143,10 @@ def spec_schema() -> dict[str, Any]:
             properties.pop("name", None)
         elif {"body", "branches"} & model.model_fields.keys():
             properties["inline"] = INLINE
+        if keyword in OPS:  # a merge's own fields (concat's `dim`)
+            own, needed = model_schema(OPS[keyword], structural_summary(keyword))
+            defs.update(needed)
+            properties.update(own.get("properties", {}))
     near = near_misses()
     defs["item"] = {
         "anyOf": [

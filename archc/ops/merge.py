@@ -138,6 +138,7 @@ class Concat(Merge):
     )
 
     dim: int = 1
+    """the dim the branches are concatenated along (1: the channels; not the batch)."""
 
     def free_axis(self, rank: int) -> int:
         axis = self.dim + rank if self.dim < 0 else self.dim

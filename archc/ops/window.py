@@ -294,7 +294,7 @@ class RelativePositionBias(Op):
     )
     examples: ClassVar[tuple[Example, ...]] = (
         Example((1, 2, 3, 4, 4), {"window_size": 2}),
-        Example((1, 3, 6, 6), {"window_size": [2, 3]}),
+        Example((1, 2, 3, 6, 6), {"window_size": [2, 3]}),
     )
 
     window_size: Pair
