@@ -164,6 +164,7 @@ MIN_INPUT = {
     "mobilenet_v3": 1,
     "efficientnet": 1,
     "convnext": 32,
+    "swin": 4,
 }
 # Specs that take one input size alone (tests/test_vit.py checks it).
 ONLY_INPUT = {"vit": 224}

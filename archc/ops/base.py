@@ -16,9 +16,10 @@ dim may hold H and W. An op that moves, merges, splits or removes dims says so (
 analyses follow the network input's axes through it (archc/analysis/receptive_field.py).
 
 MAC convention: one multiply-accumulate of a convolution, transposed convolution, linear layer
-or attention's two matmuls (q·kᵀ and attn·v) counts 1, at batch size 1; bias additions,
-normalization, softmax, activations, pooling and merges count 0. This is the convention of
-torchvision's published GFLOPS figures (ViT-B/16's 17.56 included).
+or matmul (attention's q·kᵀ and attn·v, in `matmul` or inside `multiheadattention`) counts 1,
+at batch size 1; bias additions, normalization, softmax, activations, pooling and the other
+merges count 0. This is the convention of torchvision's published GFLOPS figures (ViT-B/16's
+17.56 included).
 """
 
 from __future__ import annotations
