@@ -82,3 +82,19 @@ def test_torchvisions_vit_b_32_loads_by_key_and_gives_the_same_output():
         expected, actual = reference(x), ours(x)
     assert expected.abs().max() > 0.1
     torch.testing.assert_close(actual, expected, rtol=0, atol=1e-5)
+
+
+def test_attention_is_drawn_as_its_own_kind_with_heads_and_width():
+    import xml.etree.ElementTree as ET
+
+    from archc.draw import render_svg
+
+    net = archc.check(archc.load(VIT, overrides={"num_layers": 2}))
+    tree = ET.fromstring(render_svg(net, collapse=False))
+    svg = "{http://www.w3.org/2000/svg}"
+    boxes = [r for r in tree.iter(f"{svg}rect") if "op-attention" in r.get("class", "").split()]
+    assert [r.get("data-path") for r in boxes] == [
+        f"encoder.layers.encoder_layer_{i}.0.attention.self_attention" for i in range(2)
+    ]
+    labels = [t.text for t in tree.iter(f"{svg}text")]
+    assert labels.count("multiheadattention 12 heads × 64") == 2  # 12 heads of 64: 768 wide
