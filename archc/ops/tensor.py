@@ -28,19 +28,21 @@ from archc.ops.base import (
 )
 
 Init = Literal["zeros", "normal", "trunc_normal"]
+INIT = (
+    "how the tensor starts: `zeros`, `normal` (mean 0, `std`) or `trunc_normal` (mean 0, "
+    "`std`, cut at ±2)."
+)
 # A size in a list field may be written as an expression (`$seq_length`), evaluated before
 # validation; the editor schema says so.
 _SIZE_OR_EXPRESSION = {"anyOf": [{"type": "integer", "exclusiveMinimum": 0}, {"type": "string"}]}
 
 
 class _Learned(Op):
-    """A learnable tensor of shape `tensor_shape(x)`, initialised as `init` says."""
+    """A learnable tensor of shape `tensor_shape(x)`, initialised as `init` (a field of each
+    kind, with its own default) says."""
 
     category: ClassVar[str] = "other"
 
-    init: Init
-    """how the tensor starts: `zeros`, `normal` (mean 0, `std`) or `trunc_normal` (mean 0,
-    `std`, cut at ±2)."""
     std: Annotated[float, Field(gt=0)] = 0.02
     """the standard deviation of `normal` and `trunc_normal`."""
 
@@ -70,9 +72,7 @@ class ClassToken(_Learned):
         Example((1, 1, 5), {"init": "normal", "std": 0.5}),
     )
 
-    init: Init = "zeros"
-    """how the tensor starts: `zeros`, `normal` (mean 0, `std`) or `trunc_normal` (mean 0,
-    `std`, cut at ±2)."""
+    init: Init = Field("zeros", description=INIT)
 
     def tensor_shape(self, x: Shape) -> tuple[int, ...]:
         return (1, 1, channels(x, axis=2))  # (1, 1, C)
@@ -105,9 +105,7 @@ class PosEmbedding(_Learned):
         Example((1, 2, 3, 3), {"init": "trunc_normal", "std": 1.0}),
     )
 
-    init: Init = "normal"
-    """how the tensor starts: `zeros`, `normal` (mean 0, `std`) or `trunc_normal` (mean 0,
-    `std`, cut at ±2)."""
+    init: Init = Field("normal", description=INIT)
     shape: list[Annotated[PositiveInt, WithJsonSchema(_SIZE_OR_EXPRESSION)]] | None = None
     """one sample's shape, the batch left out (`[197, 768]` for ViT-B/16): inferred from the
     incoming tensor where it is concrete, an error where it differs; needed where the input is
