@@ -98,3 +98,17 @@ def test_attention_is_drawn_as_its_own_kind_with_heads_and_width():
     ]
     labels = [t.text for t in tree.iter(f"{svg}text")]
     assert labels.count("multiheadattention 12 heads × 64") == 2  # 12 heads of 64: 768 wide
+
+
+def test_the_walkthrough_in_docs_spec_md_is_the_spec():
+    text = (VIT.parent.parent.parent / "docs" / "spec.md").read_text()
+    section = text[text.index("### Tokens, learnable tensors and attention") :]
+    start = section.index("```yaml\n") + 8
+    listing = section[start : section.index("\n```", start)]
+    omitted = "  classes: 1000\n  eps: 0.000001\n  dropout: 0.0\n  attention_dropout: 0.0\n"
+    listing = listing.replace("params:\n", "params:\n" + omitted, 1)
+    documented = archc.check(archc.load_text(f"archc: 1\nname: vit\n{listing}", "<spec.md>"))
+    spec = archc.check(archc.load(VIT))
+    assert [(layer.key, layer.op) for layer in documented.layers] == [
+        (layer.key, layer.op) for layer in spec.layers
+    ]
