@@ -36,6 +36,30 @@ def test_the_trained_size_is_the_only_valid_input():
     assert [d.code for d in wrong] == ["embedding-mismatch"]
 
 
+# torchvision's published GFLOPS for each member (`weights.meta["_ops"]`, torchvision 0.29.1;
+# the docs print 17.56, 4.41, 61.55, 15.38, 167.29): multiply-accumulates of the convolution,
+# the linear layers and attention's two matmuls, the convention of archc's MACs.
+PUBLISHED_GFLOPS = {
+    "vit_b_16": 17.564,
+    "vit_b_32": 4.409,
+    "vit_l_16": 61.555,
+    "vit_l_32": 15.378,
+    "vit_h_14": 167.295,
+}
+
+
+@pytest.mark.parametrize("name", PUBLISHED_GFLOPS)
+def test_macs_reproduce_torchvisions_published_gflops(name):
+    from tests.test_imagenet import network
+
+    _, net = network(name)
+    assert round(net.macs / 1e9, 3) == PUBLISHED_GFLOPS[name]
+    # Without attention's matmuls (2·L²·C per block) the figure would be another one.
+    blocks = [layer for layer in net.layers if layer.op.name == "multiheadattention"]
+    matmuls = sum(2 * layer.shape[1] ** 2 * layer.shape[2] for layer in blocks)
+    assert round((net.macs - matmuls) / 1e9, 3) != PUBLISHED_GFLOPS[name]
+
+
 def test_the_attention_map_counts_in_the_activation_peak():
     # 50 tokens of 8 features and 4 heads: while the attention runs, its input and output
     # (50 × 8 each) and its map (4 × 50 × 50) are live: 10,800 elements, above any other layer.
