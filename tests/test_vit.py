@@ -28,6 +28,7 @@ def test_the_trained_size_is_the_only_valid_input():
     spec = archc.load(VIT)
     valid = archc.check(spec, ["N", 3, "H", "W"]).analysis.valid_inputs
     assert valid.square == ("H", "W")
+    assert valid.coupled_at == "encoder.pos_embedding"  # its equality, not a size's positivity
     assert dict(valid) == {"H": [[224, 224, 1]], "W": [[224, 224, 1]]}
     # torchvision refuses both: 232 is no whole number of 16-pixel patches, and 448 gives
     # 28 × 28 + 1 tokens for a position embedding of 197.
