@@ -61,6 +61,18 @@ def test_macs_reproduce_torchvisions_published_gflops(name):
     assert round((net.macs - matmuls) / 1e9, 3) != PUBLISHED_GFLOPS[name]
 
 
+def test_attention_over_patch_tokens_sees_the_whole_input():
+    spec = archc.load_text(
+        "archc: 1\nname: patches\ninput: [N, 3, 32, 32]\nbody:\n"
+        "  - conv2d: {out_channels: 8, kernel_size: 8, stride: 8}\n"
+        "  - flatten: {start_dim: 2}\n  - transpose: {dim0: 1, dim1: 2}\n"
+        "  - layernorm\n  - multiheadattention: {num_heads: 2}\n"
+    )
+    *_, norm, attention = archc.check(spec).analysis.receptive_fields
+    assert [f.size for f in norm] == [8, 8]  # one patch per token
+    assert [f.size for f in attention] == [32, 32]  # every token reads every patch
+
+
 def test_the_attention_map_counts_in_the_activation_peak():
     # 50 tokens of 8 features and 4 heads: while the attention runs, its input and output
     # (50 × 8 each) and its map (4 × 50 × 50) are live: 10,800 elements, above any other layer.
