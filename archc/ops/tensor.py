@@ -10,6 +10,7 @@ torchvision's checkpoints load strictly.
 from __future__ import annotations
 
 from functools import cache
+from math import prod
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, WithJsonSchema
@@ -50,10 +51,7 @@ class _Learned(Op):
         raise NotImplementedError(self.name)
 
     def params(self, x: Shape) -> int:
-        size = 1
-        for dim in self.tensor_shape(x):
-            size *= dim
-        return size
+        return prod(self.tensor_shape(x))
 
     def lower(self, x: Shape):
         return _learned_modules()[self.name](self.tensor_shape(x), self.init, self.std)
