@@ -34,7 +34,8 @@ class Layer:
 
 @dataclass
 class Condition:
-    """A requirement on symbolic input dims: `left >= 1` (kind "positive") or `left == right`."""
+    """A requirement on symbolic input dims: `left >= right` (kind "positive", most often
+    `size >= 1`) or `left == right` (kind "equal")."""
 
     kind: str
     left: Dim
