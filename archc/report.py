@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 from archc.diagnostics import Diagnostic, printable, render
-from archc.dims import Dim, dim_json, format_shape
+from archc.dims import Dim, Sym, axis_letters, dim_json, format_shape
 from archc.ir import Network
 
 
@@ -39,6 +39,16 @@ class Result:
 
 def _count(value: Dim) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def spatial_axes(shape) -> list[str]:
+    """The names of the spatial axes of an input, in the order of every per-axis list (`rf`):
+    a symbolic size's own name, else PyTorch's letter (`L`; `H`, `W`; `D`, `H`, `W`)."""
+    rank = len(shape) - 2
+    return [
+        str(size) if isinstance(size, Sym) else letter
+        for size, letter in zip(shape[2:], axis_letters(rank), strict=True)
+    ]
 
 
 def per_axis(values: list) -> str:
@@ -97,6 +107,8 @@ def result_json(result: Result) -> dict:
         "layers": layers,
         "diagnostics": [d.to_json() for d in result.diagnostics],
     }
+    if net is not None and len(net.input) > 2:
+        document["axes"] = spatial_axes(net.input)
     if result.valid_inputs is not None:
         document["valid_inputs"] = result.valid_inputs
         square = getattr(result.valid_inputs, "square", ())
