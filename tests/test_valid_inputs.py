@@ -392,3 +392,22 @@ def test_instance_norm_couples_the_axes_and_agrees_with_pytorch_on_cubes(tmp_pat
     assert coupled.valid_inputs.square == ("D", "H", "W")
     assert coupled.valid_inputs["D"] == result.valid_inputs["S"]
     assert "equal-sized inputs" in coupled.valid_inputs.text()
+
+
+def test_concrete_failures_say_which_lengths_and_clip_sizes_work():
+    # Too short a waveform: the lengths that work, and the nearest one.
+    first = check_file(SPECS / "m5.yaml", input_dims=[1, 1, 1000]).diagnostics[0]
+    assert first.code == "spatial-collapse"
+    assert "this network is valid for inputs with L ≥ 1772" in first.notes
+    assert first.hint.endswith("or give the network an input of 1772 or 1773")
+    # Too few frames of a clip: the depths that work with its height and width.
+    first = check_file(SPECS / "c3d_small.yaml", input_dims=[1, 3, 4, 112, 112]).diagnostics[0]
+    assert first.code == "spatial-collapse" and "reduces the depth to 0" in first.message
+    assert "with height 112 and width 112, valid: D ≥ 8" in first.notes
+    assert first.hint.endswith("or give the network an input depth of 8 or 9")
+    # A cube too small: the cubes that work.
+    first = check_file(SPECS / "c3d_small.yaml", input_dims=[1, 3, 4, 4, 4]).diagnostics[0]
+    assert "this network is valid for cubic inputs with D = H = W ≥ 16" in first.notes
+    model = nd_nets.c3d_small().eval().to("meta")
+    assert not _accepts(model, (1, 3, 4, 112, 112)) and _accepts(model, (1, 3, 8, 112, 112))
+    assert not _accepts(model, (1, 3, 15, 15, 15)) and _accepts(model, (1, 3, 16, 16, 16))

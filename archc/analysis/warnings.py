@@ -166,6 +166,11 @@ def _count(count: int, nouns: list[str]) -> str:
     return f"{count} " + _and([noun + "s" for noun in nouns])
 
 
+def _number(count: int, noun: str) -> str:
+    """`1 row`, `2 rows`."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _and(words: list[str]) -> str:
     """`row`, `row and column`, `slice, row and column`."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
@@ -255,11 +260,12 @@ def _ceil_mode(network: Network) -> None:
             kept = -(-(size + 2 * window.padding - window.kernel) // window.stride) + 1
             if (kept - 1) * window.stride < size + window.padding:
                 continue  # PyTorch's rule drops nothing here: ONNX agrees
+            windows = _number(kept - 1, names[axis])
             network.diagnostics.append(
                 Diagnostic(
                     "onnx-ceil-mode",
-                    f"`{op.name}` with `ceil_mode` gives {kept - 1} {names[axis]}s of windows "
-                    f"from {size}, where ONNX's ceil mode gives {kept}: PyTorch drops a last "
+                    f"`{op.name}` with `ceil_mode` gives {windows} of windows from {size}, where "
+                    f"ONNX's ceil mode gives {kept}: PyTorch drops a last "
                     "window that would start past the input, ONNX keeps it, so an exported "
                     "graph computes another shape",
                     layer.file,

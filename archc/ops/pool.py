@@ -425,14 +425,15 @@ class Upsample(Op):
                 "rank-mismatch",
                 f"`mode: {self.mode}` interpolates a rank-{rank} input, got {format_shape(x)}",
                 "mode",
-                hint="use `mode: " + "` or `".join(["nearest", *fitting]) + "`",
+                hint="use " + " or ".join(f"`mode: {m}`" for m in ["nearest", *fitting]),
             )
         factors = self.factors(x)
         if len(factors) != len(x) - 2:
+            axes = len(x) - 2
             raise OpError(
                 "out-of-range",
-                f"`scale_factor` gives {len(factors)} factors for the {len(x) - 2} spatial axes "
-                f"of {format_shape(x)}",
+                f"`scale_factor` gives {len(factors)} factors for {axes} spatial "
+                f"{'axis' if axes == 1 else 'axes'} ({format_shape(x)})",
                 "scale_factor",
                 hint="give one factor per spatial axis, or one integer for all",
             )
