@@ -121,7 +121,7 @@ def layer_box(canvas: Canvas, node: Node) -> Box:
     layer = node.layer
     w = max(72.0, text_width(node.label) + 20)
     category = layer.op.category
-    fields = layer.op.model_dump(exclude_defaults=True)
+    fields = layer.op.non_defaults()
     tip = "\n".join(
         [
             f"{layer.path}: {layer.op.name}",

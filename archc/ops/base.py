@@ -169,6 +169,10 @@ class Op(BaseModel):
         whose width field is left out is built with for the spec's declared input."""
         return self
 
+    def non_defaults(self) -> dict[str, Any]:
+        """The fields whose values differ from their defaults (what a drawing's tooltip shows)."""
+        return self.model_dump(exclude_defaults=True)
+
     def adaptive_size(self) -> tuple[int, ...] | None:
         """For an adaptive pool, its output size per spatial axis; None for any other op."""
         return None
@@ -260,6 +264,15 @@ class Spatial(Op):
         if len(value) != cls.spatial:
             raise ValueError(f"needs {cls.spatial} values, one per spatial axis")
         return value
+
+    def non_defaults(self) -> dict[str, Any]:
+        # A per-axis default (`stride: 1`) holds as one value per axis once validated.
+        found = super().non_defaults()
+        for name in _per_axis_fields(type(self)):
+            default = type(self).model_fields[name].default
+            if isinstance(default, int) and found.get(name) == (default,) * self.spatial:
+                del found[name]
+        return found
 
 
 @cache
