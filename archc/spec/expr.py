@@ -37,7 +37,7 @@ _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _IN = re.compile(r"(?<![A-Za-z0-9_$.])in\.")
 _VAR_PREFIX = "v__"
 _IN_NAME = "in__"
-INCOMING_FIELDS = ("channels", "height", "width", "features", "rank")
+INCOMING_FIELDS = ("channels", "length", "depth", "height", "width", "features", "rank")
 
 
 class ExprError(Exception):
