@@ -13,7 +13,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BeforeValidator
 
-from archc.dims import format_shape
+from archc.dims import Sym, axis_words, format_shape
 from archc.ops.base import (
     Example,
     Expect,
@@ -23,6 +23,7 @@ from archc.ops.base import (
     OpError,
     PositiveInt,
     ReceptiveField,
+    Requirement,
     Shape,
     Sizes,
     Spatial,
@@ -190,7 +191,11 @@ class AvgPool2d(_AvgPoolNd):
 
 @register
 class AvgPool3d(_AvgPoolNd):
-    """nn.AvgPool3d: the mean over each window of (N, C, D, H, W)."""
+    """nn.AvgPool3d: the mean over each window of (N, C, D, H, W).
+
+    Unlike the 1-D and 2-D ones, PyTorch's 3-D average pooling refuses an input smaller than
+    its kernel along any axis, padding or not ("input image smaller than kernel size").
+    """
 
     name: ClassVar[str] = "avgpool3d"
     summary: ClassVar[str] = "3-D average pooling (nn.AvgPool3d); `stride` defaults to the kernel"
@@ -202,6 +207,25 @@ class AvgPool3d(_AvgPoolNd):
             {"kernel_size": 3, "stride": [1, 2, 2], "padding": 1, "count_include_pad": False},
         ),
     )
+
+    def infer(self, x: Shape) -> Shape:
+        for size, k, word in zip(x[2:], self.kernel_size, axis_words(3)):
+            if isinstance(size, int) and size < k:
+                raise OpError(
+                    "spatial-collapse",
+                    f"`avgpool3d` needs an input at least as large as its kernel: the {word} "
+                    f"is {size}, the kernel {k} (input shape {format_shape(x)})",
+                    "kernel_size",
+                    hint=f"use a kernel of at most {size} along the {word}, or `maxpool3d`",
+                )
+        return super().infer(x)
+
+    def conditions(self, x: Shape) -> list[Requirement]:
+        return [
+            Requirement(size, k, "`avgpool3d` input at least as large as its kernel", "positive")
+            for size, k in zip(x[2:], self.kernel_size)
+            if isinstance(size, Sym)
+        ]
 
 
 class _AdaptivePoolNd(Spatial):
@@ -228,14 +252,14 @@ class _AdaptivePoolNd(Spatial):
 
         module = getattr(nn, f"Adaptive{self.kind}Pool{self.spatial}d")
         sizes = x[2:]
-        uneven = any(not isinstance(n, int) or n % out for n, out in zip(sizes, self.output_size))
-        if uneven and all(isinstance(n, int) for n in sizes):
-            return _sliced(module)(self.output_size, sizes)
+        concrete = all(isinstance(n, int) for n in sizes)
+        if concrete and any(n % out for n, out in zip(sizes, self.output_size)):
+            return _sliced(module, self.kind)(self.output_size, sizes)
         return module(self.output_size)
 
 
 @cache
-def _sliced(base: type) -> type:
+def _sliced(base: type, kind: str) -> type:
     """`base` (an nn.AdaptiveAvgPoolNd or nn.AdaptiveMaxPoolNd) that, on the input sizes it
     was built for, pools one axis at a time with slices.
 
@@ -247,7 +271,7 @@ def _sliced(base: type) -> type:
     """
     import torch
 
-    reduce = torch.mean if "Avg" in base.__name__ else torch.amax
+    reduce = torch.mean if kind == "Avg" else torch.amax
 
     class SlicedAdaptivePool(base):
         def __init__(self, output_size: tuple[int, ...], sizes: tuple[int, ...]):
