@@ -9,7 +9,9 @@ the op; none of them switches on op names. Adding an op is one new class in one 
 package: `archc.ops` imports every module of the package and each class registers itself.
 
 Spatial axes are the dims after (N, C): none for features and tokens, one for (N, C, L), two
-for images, three for volumes. An op states its geometry for as many axes as its input has.
+for images, three for volumes. An op states its geometry for as many axes as its input has. A
+family of ops of one, two and three axes (conv1d, conv2d, conv3d) is one `Spatial` class
+written over per-axis tuples, whose members state only their rank.
 
 MAC convention: one multiply-accumulate of a convolution, transposed convolution or linear layer
 counts 1, at batch size 1; bias additions, normalization, activations, pooling and merges count
