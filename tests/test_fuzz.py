@@ -64,9 +64,21 @@ AVGPOOL3D_SMALLER_THAN_KERNEL = (
 )
 
 
+# Found by fuzzing: instance norm over one position, refused by PyTorch in training even with
+# running statistics (which it would use at inference).
+INSTANCE_NORM_OF_ONE_POSITION = (
+    [2, 1, 4, 4, 4],
+    [
+        {"op": "maxpool3d", "args": {"kernel_size": 4}},
+        {"op": "instancenorm3d", "args": {"affine": True, "track_running_stats": True}},
+    ],
+)
+
+
 @fuzz_settings
 @given(networks())
 @example(AVGPOOL3D_SMALLER_THAN_KERNEL)
+@example(INSTANCE_NORM_OF_ONE_POSITION)
 def test_random_valid_networks_agree_with_pytorch(description):
     event("valid" if agree(*description) else "invalid")
 

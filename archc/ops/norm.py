@@ -159,21 +159,21 @@ class _InstanceNorm(_Norm):
     track_running_stats: bool = False
 
     def conditions(self, x: Shape) -> list[Requirement]:
-        # PyTorch refuses to normalize by the input's statistics over a single position.
-        if self.track_running_stats or all(isinstance(d, int) for d in x[2:]):
+        # PyTorch refuses to normalize by the input's statistics over a single position: in
+        # training always, at inference without running statistics.
+        if all(isinstance(d, int) for d in x[2:]):
             return []
         what = f"`{self.name}` normalizes over more than one position"
         return [Requirement(prod(x[2:]), 2, what, "positive")]
 
     def infer(self, x: Shape) -> Shape:
         positions: Dim = prod(x[2:])
-        if not self.track_running_stats and isinstance(positions, int) and positions < 2:
+        if isinstance(positions, int) and positions < 2:
             raise OpError(
                 "spatial-collapse",
                 f"`{self.name}` normalizes each channel over its {positions} position: PyTorch "
                 f"needs more than one (input shape {format_shape(x)})",
-                hint="normalize before the spatial size reaches 1, or use `track_running_stats: "
-                "true`",
+                hint="normalize before the spatial size reaches 1",
             )
         return super().infer(x)
 
@@ -232,7 +232,7 @@ class InstanceNorm2d(_InstanceNorm):
     examples: ClassVar[tuple[Example, ...]] = (
         Example((1, 3, 5, 4)),
         Example((1, 4, 3, 3), {"affine": True}),
-        Example((1, 2, 1, 1), {"track_running_stats": True, "affine": True}),
+        Example((1, 2, 3, 1), {"track_running_stats": True, "affine": True}),
     )
 
 
