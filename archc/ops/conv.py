@@ -46,13 +46,25 @@ class _ConvNd(Spatial):
     category: ClassVar[str] = "conv"
 
     out_channels: PositiveInt
+    """number of output channels: kernels, each over all input channels of its group."""
     kernel_size: Sizes
+    """the window, `k` or one per axis (`[kh, kw]`, `[kd, kh, kw]`)."""
     stride: Sizes = 1
+    """the step between windows, `s` or one per axis."""
     padding: Padding = 0
+    """zeros added on each side, `p` or one per axis; `same` keeps the size (stride 1 only),
+    `valid` adds none.
+    """
     dilation: Sizes = 1
+    """spacing between the window's taps: a 3×3 window at dilation 2 spans 5."""
     groups: PositiveInt = 1
+    """channel groups convolved separately: `groups: in.channels` makes a depthwise convolution."""
     bias: bool = True
+    """add a learnable bias per output channel."""
     in_channels: PositiveInt | None = None
+    """the input channels, as a check only: inferred from the incoming shape, an error where they
+    differ.
+    """
 
     def pads(self) -> tuple[int, ...]:
         """Symmetric padding per axis (for `same`, the left part; PyTorch adds the rest)."""
@@ -196,14 +208,27 @@ class _ConvTransposeNd(Spatial):
     category: ClassVar[str] = "conv"
 
     out_channels: PositiveInt
+    """number of output channels."""
     kernel_size: Sizes
+    """the window, `k` or one per axis (`[kh, kw]`, `[kd, kh, kw]`)."""
     stride: Sizes = 1
+    """the upsampling step, `s` or one per axis."""
     padding: NonNegativeSizes = 0
+    """`dilation * (kernel_size - 1) - padding` zeros added on each side of the input, as
+    nn.ConvTranspose2d.
+    """
     output_padding: NonNegativeSizes = 0
+    """extra size added on one side of the output, to pick among the sizes a stride allows."""
     dilation: Sizes = 1
+    """spacing between the window's taps."""
     groups: PositiveInt = 1
+    """channel groups convolved separately."""
     bias: bool = True
+    """add a learnable bias per output channel."""
     in_channels: PositiveInt | None = None
+    """the input channels, as a check only: inferred from the incoming shape, an error where they
+    differ.
+    """
 
     def infer(self, x: Shape) -> Shape:
         check_width(self.in_channels, x, "in_channels")

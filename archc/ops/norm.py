@@ -39,10 +39,17 @@ class _Norm(Op):
     module: ClassVar[str]  # the torch.nn class name
 
     num_features: PositiveInt | None = None
+    """the channels normalized, as a check only: inferred from the incoming shape, an error where
+    they differ.
+    """
     eps: Annotated[float, Field(gt=0)] = 1e-5
+    """added to the variance, for numerical stability."""
     momentum: Annotated[float, Field(ge=0, le=1)] = 0.1
+    """the weight of each batch in the running statistics."""
     affine: bool = True
+    """learn a per-channel scale and shift."""
     track_running_stats: bool = True
+    """keep running mean and variance (buffers) for inference."""
 
     def infer(self, x: Shape) -> Shape:
         check_width(self.num_features, x, "num_features")
@@ -156,7 +163,9 @@ class _InstanceNorm(_Norm):
     variance over the spatial axes; PyTorch's defaults: no affine map, no running statistics."""
 
     affine: bool = False
+    """learn a per-channel scale and shift (PyTorch's default for instance norm: no)."""
     track_running_stats: bool = False
+    """keep running mean and variance (buffers), used at inference instead of each sample's."""
 
     def conditions(self, x: Shape) -> list[Requirement]:
         # PyTorch refuses to normalize by the input's statistics over a single position: in
@@ -268,9 +277,15 @@ class GroupNorm(Op):
     )
 
     num_groups: PositiveInt
+    """the number of channel groups, dividing the channels."""
     num_channels: PositiveInt | None = None
+    """the channels normalized, as a check only: inferred from the incoming shape, an error where
+    they differ.
+    """
     eps: Annotated[float, Field(gt=0)] = 1e-5
+    """added to the variance, for numerical stability."""
     affine: bool = True
+    """learn a per-channel scale and shift."""
 
     def infer(self, x: Shape) -> Shape:
         check_width(self.num_channels, x, "num_channels")

@@ -36,9 +36,13 @@ class _PoolNd(Spatial):
     category: ClassVar[str] = "pool"
 
     kernel_size: Sizes
+    """the window, `k` or one per axis (`[kh, kw]`, `[kd, kh, kw]`)."""
     stride: Sizes | None = None
+    """the step between windows, `s` or one per axis; default: the kernel size."""
     padding: NonNegativeSizes = 0
+    """padding on each side, `p` or one per axis, at most half the kernel."""
     ceil_mode: bool = False
+    """round the output size up, so that a last partial window counts."""
 
     def strides(self) -> tuple[int, ...]:
         return self.stride or self.kernel_size
@@ -80,6 +84,7 @@ class _MaxPoolNd(_PoolNd):
     """nn.MaxPool1d/2d/3d: the maximum over each window."""
 
     dilation: Sizes = 1
+    """spacing between the window's taps."""
 
     def dilations(self) -> tuple[int, ...]:
         return self.dilation
@@ -147,6 +152,7 @@ class _AvgPoolNd(_PoolNd):
     """nn.AvgPool1d/2d/3d: the mean over each window."""
 
     count_include_pad: bool = True
+    """count padded zeros in each average."""
 
     def lower(self, x: Shape):
         import torch.nn as nn
@@ -236,6 +242,7 @@ class _AdaptivePoolNd(Spatial):
     kind: ClassVar[Literal["Avg", "Max"]]
 
     output_size: Sizes
+    """the output size, `s` or one per axis (`[h, w]`, `[d, h, w]`), whatever the input size."""
 
     def infer(self, x: Shape) -> Shape:
         return (*x[:2], *self.output_size)
@@ -433,7 +440,10 @@ class Upsample(Op):
     )
 
     scale_factor: Factors
+    """the integer factor, `f` or one per spatial axis, by which the sizes grow."""
     mode: Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"] = "nearest"
+    """`nearest` repeats values; `linear` (L), `bilinear` or `bicubic` (H, W) and `trilinear`
+    (D, H, W) interpolate."""
 
     def factors(self, x: Shape) -> tuple[int, ...]:
         """The factor of each spatial axis of `x`."""
