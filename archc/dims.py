@@ -326,6 +326,26 @@ def common_divisor(*values: int) -> int:
     return result
 
 
+# The spatial axes of (N, C, ...) by rank, as PyTorch's documentation names them:
+# (N, C, L), (N, C, H, W), (N, C, D, H, W).
+AXIS_LETTERS: dict[int, tuple[str, ...]] = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+AXIS_WORDS: dict[int, tuple[str, ...]] = {
+    1: ("length",),
+    2: ("height", "width"),
+    3: ("depth", "height", "width"),
+}
+
+
+def axis_letters(rank: int) -> tuple[str, ...]:
+    """The letters of `rank` spatial axes: `("D", "H", "W")`; `S1, S2, ...` beyond three."""
+    return AXIS_LETTERS.get(rank, tuple(f"S{i}" for i in range(1, rank + 1)))
+
+
+def axis_words(rank: int) -> tuple[str, ...]:
+    """The words of `rank` spatial axes: `("depth", "height", "width")`."""
+    return AXIS_WORDS.get(rank, tuple(f"spatial dim {i}" for i in range(1, rank + 1)))
+
+
 @dataclass(frozen=True)
 class Window:
     """One spatial axis of a sliding window: effective kernel extent, stride, padding."""

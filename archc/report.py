@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from archc.diagnostics import Diagnostic, Span, printable, render
-from archc.dims import Dim, dim_json, format_shape
+from archc.dims import Dim, Sym, axis_letters, dim_json, format_shape
 from archc.ir import Network
 
 
@@ -45,6 +45,16 @@ class Result:
 def count_text(value: Dim) -> str:
     """`36,928`; a symbolic count as it is."""
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def spatial_axes(shape) -> list[str]:
+    """The names of the spatial axes of an input, in the order of every per-axis list (`rf`):
+    a symbolic size's own name, else PyTorch's letter (`L`; `H`, `W`; `D`, `H`, `W`)."""
+    rank = len(shape) - 2
+    return [
+        str(size) if isinstance(size, Sym) else letter
+        for size, letter in zip(shape[2:], axis_letters(rank), strict=True)
+    ]
 
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -139,6 +149,8 @@ def result_json(result: Result) -> dict:
         "layers": layers,
         "diagnostics": [d.to_json() for d in result.diagnostics],
     }
+    if net is not None and len(net.input) > 2:
+        document["axes"] = spatial_axes(net.input)
     if result.valid_inputs is not None:
         document["valid_inputs"] = result.valid_inputs
         square = getattr(result.valid_inputs, "square", ())

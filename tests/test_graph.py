@@ -24,7 +24,7 @@ from tests.fuzz import networks, to_spec
 
 ROOT = Path(__file__).parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
-ZOO = ["googlenet", "resnet18", "densenet", "lenet"]
+ZOO = ["googlenet", "resnet18", "densenet", "lenet", "m5", "c3d_small"]
 
 UNET = """\
 archc: 1

@@ -123,7 +123,7 @@ def layer_box(canvas: Canvas, node: Node, label: str | None = None) -> Box:
     label = label or node.label
     w = max(72.0, text_width(label) + 20)
     category = layer.op.category
-    fields = layer.op.model_dump(exclude_defaults=True)
+    fields = layer.op.non_defaults()
     tip = "\n".join(
         [
             f"{layer.path}: {layer.op.name}",

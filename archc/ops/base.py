@@ -10,10 +10,12 @@ package: `archc.ops` imports every module of the package and each class register
 
 Spatial axes are the dims after (N, C): none for features and tokens, one for (N, C, L), two
 for images, three for volumes. An op states its geometry for as many axes as its input has, and
-how it reads dim 1 (`channel_window`). Which of the network input's axes a dim holds is not
-assumed from its position: after a `permute` the channels may come last, after a `flatten` one
-dim may hold H and W. An op that moves, merges, splits or removes dims says so (`axes`), and the
-analyses follow the network input's axes through it (archc/analysis/receptive_field.py).
+how it reads dim 1 (`channel_window`). A family of ops of one, two and three axes (conv1d,
+conv2d, conv3d) is one `Spatial` class written over per-axis tuples, whose members state only
+their rank. Which of the network input's axes a dim holds is not assumed from its position:
+after a `permute` the channels may come last, after a `flatten` one dim may hold H and W. An op
+that moves, merges, splits or removes dims says so (`axes`), and the analyses follow the network
+input's axes through it (archc/analysis/receptive_field.py).
 
 MAC convention: one multiply-accumulate of a convolution, transposed convolution, linear layer
 or matmul (attention's q·kᵀ and attn·v, in `matmul` or inside `multiheadattention`) counts 1,
@@ -26,13 +28,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cache
 from math import prod
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 from pydantic import Field as Constraint
 
-from archc.dims import Dim, Shape, Sym, Window, format_shape
+from archc.dims import Dim, Shape, Sym, Window, axis_letters, format_shape
 
 Category = Literal[
     "conv", "pool", "norm", "dense", "attention", "activation", "layout", "merge", "other"
@@ -47,38 +50,51 @@ class OpError(Exception):
         self.code, self.message, self.field, self.hint = code, message, field, hint
 
 
-def _pair(value: Any) -> Any:
-    if isinstance(value, list) and len(value) == 2:
-        return tuple(value)
-    return value
+def _listed(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 class Expect:
-    """Field metadata: what a field expects, in words, for error messages."""
+    """Field metadata: what a field expects, in words, for error messages. `{axes}` stands for
+    the per-axis list of the op at hand (`a pair [h, w]`, `a list [d, h, w]`)."""
 
     def __init__(self, text: str):
         self.text = text
 
+    def describe(self, model: type) -> str:
+        """The text for a field of `model`."""
+        return self.text.replace("{axes}", _axis_list(getattr(model, "spatial", None)))
+
+
+class PerAxis(Expect):
+    """Field metadata marking a field of a `Spatial` op that holds one value per spatial axis:
+    an integer stands for every axis, a list gives each (PyTorch's `_single`, `_pair`,
+    `_triple`)."""
+
+
+def _axis_list(rank: int | None) -> str:
+    if rank is None:
+        return "a list of them, one per spatial axis"
+    letters = ", ".join(letter.lower() for letter in axis_letters(rank))
+    return f"a pair [{letters}]" if rank == 2 else f"a list [{letters}]"
+
 
 PositiveInt = Annotated[int, Constraint(gt=0)]
 NonNegativeInt = Annotated[int, Constraint(ge=0)]
-Pair = Annotated[
-    PositiveInt | tuple[PositiveInt, PositiveInt],
-    BeforeValidator(_pair),
-    AfterValidator(lambda v: (v, v) if isinstance(v, int) else v),
-    Expect("a positive integer or a pair [h, w] of them"),
+Sizes = Annotated[
+    PositiveInt | tuple[PositiveInt, ...],
+    BeforeValidator(_listed),
+    PerAxis("a positive integer or {axes} of them"),
 ]
-NonNegativePair = Annotated[
-    NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt],
-    BeforeValidator(_pair),
-    AfterValidator(lambda v: (v, v) if isinstance(v, int) else v),
-    Expect("a non-negative integer or a pair [h, w] of them"),
+NonNegativeSizes = Annotated[
+    NonNegativeInt | tuple[NonNegativeInt, ...],
+    BeforeValidator(_listed),
+    PerAxis("a non-negative integer or {axes} of them"),
 ]
 Padding = Annotated[
-    Literal["same", "valid"] | NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt],
-    BeforeValidator(_pair),
-    AfterValidator(lambda v: (v, v) if isinstance(v, int) else v),
-    Expect("`same`, `valid`, a non-negative integer, or a pair [h, w]"),
+    Literal["same", "valid"] | NonNegativeInt | tuple[NonNegativeInt, ...],
+    BeforeValidator(_listed),
+    PerAxis("`same`, `valid`, a non-negative integer, or {axes}"),
 ]
 
 
@@ -147,8 +163,8 @@ class Op(BaseModel):
         return x
 
     def conditions(self, x: Shape) -> list[tuple]:
-        """What symbolic sizes must meet for the input to be valid: `(left, right, what)` for
-        left == right, `(left, right, what, "positive")` for left >= right."""
+        """What a symbolic input must meet to be valid: `(left, right, what)` for left ==
+        right, or a `Requirement` (its `kind` "positive" for left >= right)."""
         return []
 
     def params(self, x: Shape) -> int:
@@ -180,6 +196,10 @@ class Op(BaseModel):
         """This op with its input-width fields stated from a concrete input `x`: what a layer
         whose width field is left out is built with for the spec's declared input."""
         return self
+
+    def non_defaults(self) -> dict[str, Any]:
+        """The fields whose values differ from their defaults (what a drawing's tooltip shows)."""
+        return self.model_dump(exclude_defaults=True)
 
     def adaptive_size(self) -> tuple[int, ...] | None:
         """For an adaptive pool, its output size per spatial axis; None for any other op."""
@@ -226,6 +246,95 @@ class Op(BaseModel):
     def lower(self, x: Shape) -> Any:
         """The `torch.nn.Module` that computes this op on input shape `x`."""
         raise NotImplementedError(self.name)
+
+
+class Requirement(NamedTuple):
+    """A condition on symbolic sizes an op states: left == right, or (kind "positive")
+    left >= right."""
+
+    left: Dim
+    right: Dim
+    what: str
+    kind: Literal["equal", "positive"] = "equal"
+
+
+def _per_axis_schema(schema: dict, cls: type) -> None:
+    """The editor schema of a `Spatial` op: each per-axis list has exactly `spatial` items."""
+    for name in cls.per_axis_fields():
+        _fix_length(schema["properties"][name], cls.spatial)
+
+
+def _fix_length(schema: Any, length: int) -> None:
+    if isinstance(schema, dict):
+        if schema.get("type") == "array":
+            schema.update(minItems=length, maxItems=length)
+        for value in schema.values():
+            _fix_length(value, length)
+    elif isinstance(schema, list):
+        for value in schema:
+            _fix_length(value, length)
+
+
+class Spatial(Op):
+    """An op of a fixed number of spatial axes (`spatial`: 1 for conv1d, 3 for conv3d).
+
+    Its per-axis fields (typed `Sizes`, `NonNegativeSizes` or `Padding`) take an integer for
+    every axis or a list of one per axis, as PyTorch's do, and hold a tuple of `spatial` values
+    once validated; the shape rules of a family (`conv1d`, `conv2d`, `conv3d`) are written once
+    over those tuples, and each member only states its rank.
+    """
+
+    model_config = ConfigDict(validate_default=True, json_schema_extra=_per_axis_schema)
+
+    spatial: ClassVar[int]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "spatial" in vars(cls):
+            cls.ranks = (cls.spatial + 2,)
+
+    @classmethod
+    def per_axis_fields(cls) -> tuple[str, ...]:
+        """The names of the fields that hold one value per spatial axis."""
+        return _per_axis_fields(cls)
+
+    @field_validator("*")
+    @classmethod
+    def _one_per_axis(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in _per_axis_fields(cls) or value is None or isinstance(value, str):
+            return value
+        if isinstance(value, int):
+            return (value,) * cls.spatial
+        if len(value) != cls.spatial:
+            raise ValueError(f"needs {cls.spatial} values, one per spatial axis")
+        return value
+
+    def non_defaults(self) -> dict[str, Any]:
+        # A per-axis default (`stride: 1`) holds as one value per axis once validated.
+        found = super().non_defaults()
+        for name in _per_axis_fields(type(self)):
+            default = type(self).model_fields[name].default
+            if isinstance(default, int) and found.get(name) == (default,) * self.spatial:
+                del found[name]
+        return found
+
+
+@cache
+def _per_axis_fields(cls: type[Spatial]) -> tuple[str, ...]:
+    return tuple(
+        name
+        for name, info in cls.model_fields.items()
+        if any(isinstance(meta, PerAxis) for meta in _metadata(info))
+    )
+
+
+def _metadata(info: Any) -> list:
+    """The metadata of a field's type, including that of the members of a union."""
+    found = list(info.metadata)
+    for arg in get_args(info.annotation):
+        found += list(getattr(arg, "__metadata__", ()))
+    return found
 
 
 def same_geometry(x: Shape) -> tuple[Window, ...]:

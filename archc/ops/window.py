@@ -30,10 +30,9 @@ from archc.ops.base import (
     Expect,
     Fields,
     NonNegativeInt,
-    NonNegativePair,
     Op,
     OpError,
-    Pair,
+    PositiveInt,
     dim_index,
     keep_batch,
     register,
@@ -41,6 +40,27 @@ from archc.ops.base import (
     whole,
 )
 from archc.ops.merge import Merge, _agree, _union
+
+
+def _pair(value: Any) -> Any:
+    """A window's size or shift, over (H, W): an integer for both, or a pair [h, w]."""
+    if isinstance(value, list) and len(value) == 2:
+        return tuple(value)
+    return value
+
+
+Pair = Annotated[
+    PositiveInt | tuple[PositiveInt, PositiveInt],
+    BeforeValidator(_pair),
+    AfterValidator(lambda v: (v, v) if isinstance(v, int) else v),
+    Expect("a positive integer or a pair [h, w] of them"),
+]
+NonNegativePair = Annotated[
+    NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt],
+    BeforeValidator(_pair),
+    AfterValidator(lambda v: (v, v) if isinstance(v, int) else v),
+    Expect("a non-negative integer or a pair [h, w] of them"),
+]
 
 
 def _tuple(value: Any) -> Any:
