@@ -91,28 +91,29 @@ def test_every_spec_exports_and_matches_pytorch_on_onnx_runtime(exported):
 def test_exported_graph_has_a_dynamic_batch_and_static_shapes(exported):
     _, network, out, _ = exported
     model = onnx.load(str(out))
-    (value,) = model.graph.output
-    dims = value.type.tensor_type.shape.dim
-    assert dims[0].dim_param == "N"
-    assert [d.dim_value for d in dims[1:]] == list(network.output_shape[1:])
+    assert [value.name for value in model.graph.output] == [o.name for o in network.outputs]
+    for value, output in zip(model.graph.output, network.outputs, strict=True):
+        dims = value.type.tensor_type.shape.dim
+        assert dims[0].dim_param == "N"
+        assert [d.dim_value for d in dims[1:]] == list(output.shape[1:])
 
 
-def test_node_names_carry_layer_paths(exported):
+def test_node_names_carry_layer_keys(exported):
+    # Nodes are named by module key: the path, less the levels of `inline` items.
     _, network, out, _ = exported
-    paths_ = {layer.path for layer in network.layers}
-    lines = {layer.path: layer.line for layer in network.layers}
+    lines = {layer.key: layer.line for layer in network.layers}
     model = onnx.load(str(out))
     named = set()
     for node in model.graph.node:
-        path = node.name.rpartition("/")[0]
-        if path in paths_:
-            named.add(path)
-            assert node.doc_string.endswith(f":{lines[path]}")
+        key = node.name.rpartition("/")[0]
+        if key in lines:
+            named.add(key)
+            assert node.doc_string.endswith(f":{lines[key]}")
         else:
             assert node.op_type in UNNAMED_OPS, node.name
     for layer in network.layers:
         if layer.op.name in ("conv2d", "linear", "maxpool2d", "add", "concat"):
-            assert layer.path in named, layer.path
+            assert layer.key in named, layer.key
 
 
 def test_resnet18_at_its_own_input_from_the_command_line(tmp_path):

@@ -216,9 +216,7 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     is_merge = item.head in OPS and issubclass(OPS[item.head], Merge)
     grouping = is_merge or item.head == "seq" or item.head in x.spec.blocks
     inline = _inline(x, args, where, flow) if grouping else False
-    path, key = where.next(name)
-    if inline:
-        key = where.key
+    path, key = where.next(name, inline)
     clash = path if path in x.paths else key if not inline and key in x.keys else None
     if clash is not None:
         x.error(
@@ -264,6 +262,12 @@ def _parts(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     item's `names` say; the flow goes on from the last part."""
     op = x.fields(OPS[item.head], f"`{item.head}`", item, flow, where.env, common=("if",))
     if op is None or flow is None:
+        # Its parts are unknown, as a failed named item's output: what refers to them is a
+        # consequence, not reported again.
+        names = op.names if op is not None else item.args.get("names")
+        for name in names if isinstance(names, list) else ():
+            if isinstance(name, str):
+                x.scopes[-1][name] = None
         return None
     parts = op.parts()
     result = flow
