@@ -353,6 +353,7 @@ def test_channelshuffle_equals_torch_and_torchvision(groups):
         ({"slice": {"dim": 1, "start": 2, "end": -1, "step": 2}}, ["Slice"]),
         ({"select": {"dim": 3, "index": -1}}, ["Gather"]),
         ({"reshape": {"shape": ["N", 3, -1]}}, ["Reshape"]),
+        ({"reshape": {"shape": [-1, 120]}}, ["Flatten"]),
         ({"channelshuffle": {"groups": 3}}, ["Reshape", "Transpose", "Reshape"]),
         ({"permute": {"dims": [0, 2, 3, 1]}}, ["Transpose"]),
     ],
@@ -365,6 +366,10 @@ def test_layout_ops_export_as_single_onnx_nodes_with_constant_targets(item, node
         graph = onnx.load(str(path)).graph
     assert result.verified and result.dynamic_batch
     assert [n.op_type for n in graph.node if n.op_type != "Constant"] == nodes
+    # The file declares the output's static dims, the batch named.
+    network = archc.check(spec([item], ["N", 6, 4, 5]))
+    dims = graph.output[0].type.tensor_type.shape.dim
+    assert [dims[0].dim_param, *(d.dim_value for d in dims[1:])] == ["N", *network.output_shape[1:]]
 
 
 # Exact division -------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ the other sizes, exact where the division is (`(N, 8, H, W) -> (N, 8, -1)` gives
 otherwise a condition that narrows the valid inputs ("8*H*W is a multiple of 3").
 
 Everything lowers to torch ops that export as single ONNX nodes (Reshape with a constant
-target, Transpose, Slice, Gather, DepthToSpace), so ONNX's shape inference keeps every dim.
+target, or Flatten to (N, features); Transpose, Slice, Gather, DepthToSpace), so ONNX's shape
+inference keeps every dim.
 """
 
 from __future__ import annotations
@@ -757,6 +758,8 @@ def _Reshape():
 
         def forward(self, x):
             _check_sample(self.sample, x)
+            if len(self.target) == 2:  # (N, every other element): exported as ONNX's Flatten,
+                return x.flatten(1)  # whose output the exporter declares with its dims
             return x.reshape(_sizes_of(self.target, x))
 
     return Reshape
