@@ -130,7 +130,7 @@ def test_outputs_equal_ultralytics_with_the_same_weights():
     calibrate(model, x)
     with torch.no_grad():
         outputs = model(x)
-    expected = torch.load(REFERENCE / "yolov8n_64.pt")
+    expected = torch.load(REFERENCE / "yolov8n_64.pt", weights_only=True)
     assert [tuple(y.shape) for y in outputs] == [(4, 144, 8, 8), (4, 144, 4, 4), (4, 144, 2, 2)]
     for y, name in zip(outputs, ("p3", "p4", "p5"), strict=True):
         torch.testing.assert_close(y, expected[name], rtol=0, atol=1e-5)

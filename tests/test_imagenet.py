@@ -149,6 +149,7 @@ MIN_INPUT = {
     "mobilenet_v3": 1,
     "efficientnet": 1,
     "convnext": 32,
+    "swin": 4,
 }
 
 

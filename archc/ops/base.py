@@ -15,9 +15,9 @@ assumed from its position: after a `permute` the channels may come last, after a
 dim may hold H and W. An op that moves, merges, splits or removes dims says so (`axes`), and the
 analyses follow the network input's axes through it (archc/analysis/receptive_field.py).
 
-MAC convention: one multiply-accumulate of a convolution, transposed convolution or linear layer
-counts 1, at batch size 1; bias additions, normalization, activations, pooling and merges count
-0. This is the convention of torchvision's published GFLOPS figures.
+MAC convention: one multiply-accumulate of a convolution, transposed convolution, linear layer
+or matmul counts 1, at batch size 1; bias additions, normalization, activations, pooling and
+the other merges count 0. This is the convention of torchvision's published GFLOPS figures.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def apply_merge(
             shape=shape,
             params=0,
             buffers=0,
-            macs=0,
+            macs=op.merge_macs([o.shape for o in outputs], shape),
             span=item.span,
             file=x.file,
         ),
