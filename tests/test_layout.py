@@ -311,6 +311,25 @@ def test_merged_axes_are_whole_where_read_whole_and_not_applicable_where_windowe
     assert rf == {"size": [None, None], "stride": [None, None], "padding": [None, None]}
 
 
+def test_a_merge_keeps_only_the_fields_it_reads_position_by_position():
+    tokens = [
+        {"conv2d": {"out_channels": 8, "kernel_size": 4, "stride": 4}},
+        {"flatten": {"start_dim": 2}},
+        {"transpose": {"dim0": 1, "dim1": 2}},  # (N, 16, 8): tokens hold H and W
+    ]
+    # q·kᵀ: a row of tokens against a column of tokens, read whole: no window describes it.
+    logits = {"matmul": {"branches": [[], [{"transpose": {"dim0": 1, "dim1": 2}}]]}}
+    network = archc.check(spec([*tokens, logits], ["N", 1, 16, 16]))
+    assert network.analysis.receptive_fields[-1] == (None, None)
+    # A residual over tokens keeps them, a concat of tokens after tokens does not.
+    residual = {"add": {"branches": [[], [{"linear": {"out_features": 8}}]]}}
+    network = archc.check(spec([*tokens, residual], ["N", 1, 16, 16]))
+    assert [f.size for f in network.analysis.receptive_fields[-1]] == [4, 4]
+    joined = {"concat": {"dim": 1, "branches": [[], []]}}
+    network = archc.check(spec([*tokens, joined], ["N", 1, 16, 16]))
+    assert network.analysis.receptive_fields[-1] == (None, None)
+
+
 def test_a_size_warning_names_the_axis_a_dim_holds():
     body = [
         {"permute": {"dims": [0, 1, 3, 2]}},

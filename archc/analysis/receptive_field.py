@@ -34,7 +34,7 @@ from math import prod
 
 from archc.dims import Dim, exact_quotient
 from archc.ir import Layer, Network
-from archc.ops.base import POSITION, Fields, ReceptiveField, through, whole
+from archc.ops.base import POSITION, Fields, ReceptiveField, Window, through, whole
 
 
 @dataclass(frozen=True)
@@ -294,13 +294,17 @@ def _normal(parts: tuple[Part, ...]) -> tuple[Part, ...]:
 
 
 def _merge(layer: Layer, traces_in: list[Trace]) -> Trace:
-    """Branches combined position by position: each source's field is the op's union of the
-    branches' where every branch holds it in the same place (or one branch sees it whole).
+    """Branches combined position by position: each source's field is the op's rule over the
+    branches' fields of that source (a union), where every branch holds it in the same place
+    (or one branch sees it whole).
 
     A branch of size 1 along a dim where the output is larger is broadcast along it (a
     squeeze-and-excitation gate): every output position reads its one position there, so
-    what that dim of the branch holds does not count.
+    what that dim of the branch holds does not count. A dim the op does not read position by
+    position (its windows: a matmul reads rows and columns whole) holds no source after it.
     """
+    op, x = layer.op, layer.input_shapes[0]
+    windows = (op.channel_window(x), *op.geometry(x)) if len(x) > 1 else ()
     spread = [
         tuple(
             None if x[axis] == 1 != size else parts
@@ -309,7 +313,7 @@ def _merge(layer: Layer, traces_in: list[Trace]) -> Trace:
         for t, x in zip(traces_in, layer.input_shapes, strict=True)
     ]
     given = [tuple(POSITION if f is None else f for f in t.fields) for t in traces_in]
-    union = layer.op.receptive_field(given, layer.input_shapes)
+    union = op.receptive_field(given, layer.input_shapes)
     fields = _Fields(traces_in[0])
     for index, field in enumerate(union):
         source = index + 2
@@ -328,8 +332,9 @@ def _merge(layer: Layer, traces_in: list[Trace]) -> Trace:
     dims = []
     for axis, size in enumerate(layer.shape):
         versions = {d[axis] for d in spread if d[axis] is not None}
-        if len(versions) == 1:
-            dims.append(versions.pop())
+        kept = len(versions) == 1 and (axis == 0 or windows[axis - 1] == Window())
+        if kept and prod((p.extent for p in next(iter(versions))), start=1) == size:
+            dims.append(versions.pop())  # (a concat along it changes its size)
             continue
         for parts in versions:
             for source in _sources(parts):
