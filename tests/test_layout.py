@@ -330,6 +330,16 @@ def test_a_merge_keeps_only_the_fields_it_reads_position_by_position():
     assert network.analysis.receptive_fields[-1] == (None, None)
 
 
+def test_a_chunk_of_the_channels_last_reads_one_position_of_the_height():
+    body = [
+        {"conv2d": {"out_channels": 4, "kernel_size": 3}},
+        {"permute": {"dims": [0, 2, 3, 1]}},  # (N, H, W, C): H is dim 1
+        {"chunk": {"chunks": 2, "dim": -1, "index": 1}},
+    ]
+    network = archc.check(spec(body, ["N", 1, 12, 12]))
+    assert [f.size for f in network.analysis.receptive_fields[-1]] == [3, 3]
+
+
 def test_a_size_warning_names_the_axis_a_dim_holds():
     body = [
         {"permute": {"dims": [0, 1, 3, 2]}},
