@@ -22,6 +22,8 @@ from archc.dims import dim_json
 
 ZOO = Path(__file__).parent.parent / "specs" / "imagenet"
 
+VIT_L = {"num_layers": 24, "num_heads": 16, "hidden_dim": 1024, "mlp_dim": 4096}
+
 # name: (spec file, parameter overrides, parameters, conv+linear MACs at 224×224)
 MODELS = {
     "alexnet": ("alexnet", {}, 61_100_840, 714_188_480),
@@ -135,6 +137,19 @@ MODELS = {
         88_591_464,
         15_354_729_472,
     ),
+    # ViT's MACs count attention's two matmuls too (q·kᵀ and attn·v): torch's FLOP counter
+    # with the math kernel of attention, halved, on torchvision 0.29.1; they equal
+    # torchvision's published GFLOPS (17.564, 4.409, 61.555, 15.378, 167.295).
+    "vit_b_16": ("vit", {}, 86_567_656, 17_563_828_224),
+    "vit_b_32": ("vit", {"patch_size": 32}, 88_224_232, 4_409_186_304),
+    "vit_l_16": ("vit", VIT_L, 304_326_632, 61_554_712_576),
+    "vit_l_32": ("vit", {**VIT_L, "patch_size": 32}, 306_535_400, 15_377_539_072),
+    "vit_h_14": (
+        "vit",
+        {"patch_size": 14, "num_layers": 32, "num_heads": 16, "hidden_dim": 1280, "mlp_dim": 5120},
+        632_045_800,
+        167_295_109_120,
+    ),
 }
 
 # The smallest square input each default spec accepts (torchvision agrees: one less fails).
@@ -151,6 +166,8 @@ MIN_INPUT = {
     "convnext": 32,
     "swin": 4,
 }
+# Specs that take one input size alone (tests/test_vit.py checks it).
+ONLY_INPUT = {"vit": 224}
 
 
 def network(name: str, input_dims=None):
@@ -164,7 +181,7 @@ def network(name: str, input_dims=None):
 
 def test_the_zoo_folder_checks_and_every_spec_is_tested():
     files = find_specs([ZOO])
-    assert sorted(p.stem for p in files) == sorted(MIN_INPUT)
+    assert sorted(p.stem for p in files) == sorted(MIN_INPUT | ONLY_INPUT)
     for path in files:
         result = check_file(path)
         assert result.network.ok, [d.message for d in result.diagnostics]
