@@ -311,6 +311,35 @@ def test_merged_axes_are_whole_where_read_whole_and_not_applicable_where_windowe
     assert rf == {"size": [None, None], "stride": [None, None], "padding": [None, None]}
 
 
+def test_a_merge_keeps_only_the_fields_it_reads_position_by_position():
+    tokens = [
+        {"conv2d": {"out_channels": 8, "kernel_size": 4, "stride": 4}},
+        {"flatten": {"start_dim": 2}},
+        {"transpose": {"dim0": 1, "dim1": 2}},  # (N, 16, 8): tokens hold H and W
+    ]
+    # q·kᵀ: a row of tokens against a column of tokens, read whole: no window describes it.
+    logits = {"matmul": {"branches": [[], [{"transpose": {"dim0": 1, "dim1": 2}}]]}}
+    network = archc.check(spec([*tokens, logits], ["N", 1, 16, 16]))
+    assert network.analysis.receptive_fields[-1] == (None, None)
+    # A residual over tokens keeps them, a concat of tokens after tokens does not.
+    residual = {"add": {"branches": [[], [{"linear": {"out_features": 8}}]]}}
+    network = archc.check(spec([*tokens, residual], ["N", 1, 16, 16]))
+    assert [f.size for f in network.analysis.receptive_fields[-1]] == [4, 4]
+    joined = {"concat": {"dim": 1, "branches": [[], []]}}
+    network = archc.check(spec([*tokens, joined], ["N", 1, 16, 16]))
+    assert network.analysis.receptive_fields[-1] == (None, None)
+
+
+def test_a_chunk_of_the_channels_last_reads_one_position_of_the_height():
+    body = [
+        {"conv2d": {"out_channels": 4, "kernel_size": 3}},
+        {"permute": {"dims": [0, 2, 3, 1]}},  # (N, H, W, C): H is dim 1
+        {"chunk": {"chunks": 2, "dim": -1, "index": 1}},
+    ]
+    network = archc.check(spec(body, ["N", 1, 12, 12]))
+    assert [f.size for f in network.analysis.receptive_fields[-1]] == [3, 3]
+
+
 def test_a_size_warning_names_the_axis_a_dim_holds():
     body = [
         {"permute": {"dims": [0, 1, 3, 2]}},
@@ -353,6 +382,7 @@ def test_channelshuffle_equals_torch_and_torchvision(groups):
         ({"slice": {"dim": 1, "start": 2, "end": -1, "step": 2}}, ["Slice"]),
         ({"select": {"dim": 3, "index": -1}}, ["Gather"]),
         ({"reshape": {"shape": ["N", 3, -1]}}, ["Reshape"]),
+        ({"reshape": {"shape": [-1, 120]}}, ["Flatten"]),
         ({"channelshuffle": {"groups": 3}}, ["Reshape", "Transpose", "Reshape"]),
         ({"permute": {"dims": [0, 2, 3, 1]}}, ["Transpose"]),
     ],
@@ -365,6 +395,10 @@ def test_layout_ops_export_as_single_onnx_nodes_with_constant_targets(item, node
         graph = onnx.load(str(path)).graph
     assert result.verified and result.dynamic_batch
     assert [n.op_type for n in graph.node if n.op_type != "Constant"] == nodes
+    # The file declares the output's static dims, the batch named.
+    network = archc.check(spec([item], ["N", 6, 4, 5]))
+    dims = graph.output[0].type.tensor_type.shape.dim
+    assert [dims[0].dim_param, *(d.dim_value for d in dims[1:])] == ["N", *network.output_shape[1:]]
 
 
 # Exact division -------------------------------------------------------------------------------

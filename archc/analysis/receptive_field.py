@@ -29,11 +29,12 @@ sizes it was merged from (an unflatten after a flatten) gives the plain dims bac
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from math import prod
 
 from archc.dims import Dim, exact_quotient
 from archc.ir import Layer, Network
-from archc.ops.base import POSITION, Fields, ReceptiveField, through, whole
+from archc.ops.base import POSITION, Fields, ReceptiveField, Window, through, whole
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,19 @@ class Trace:
     fields: Fields
     whole: frozenset[int] = frozenset()
 
-    def plain(self, dim: int) -> int | None:
-        """The source that dim `dim` holds whole and alone, if any."""
-        parts = self.dims[dim]
-        if len(parts) != 1 or parts[0].source is None or parts[0].step != 1:
-            return None
-        source = parts[0].source
-        return source if sum(p.source == source for d in self.dims for p in d) == 1 else None
+    @cached_property
+    def plain(self) -> tuple[int | None, ...]:
+        """For each dim, the source it holds whole and alone, if any."""
+        counts: dict[int | None, int] = {}
+        for parts in self.dims:
+            for part in parts:
+                counts[part.source] = counts.get(part.source, 0) + 1
+        return tuple(
+            parts[0].source
+            if len(parts) == 1 and parts[0].step == 1 and counts[parts[0].source] == 1
+            else None
+            for parts in self.dims
+        )
 
 
 def receptive_fields(found: list[Trace]) -> list[Fields]:
@@ -79,7 +86,7 @@ def receptive_fields(found: list[Trace]) -> list[Fields]:
 def source_dims(found: list[Trace]) -> list[tuple[int | None, ...]]:
     """For every value (0: the input), from the `traces` of a network: the spatial axis of the
     network input that each of its dims holds plainly (2 for H), or None."""
-    return [tuple(t.plain(d) for d in range(len(t.dims))) for t in found]
+    return [t.plain for t in found]
 
 
 def traces(network: Network) -> list[Trace]:
@@ -107,6 +114,7 @@ class _Fields:
         self.values = list(trace.fields)
         self.whole = set(trace.whole)
         self.lost: set[int] = set()  # not applicable from here on
+        self.before = trace.whole  # finished already: in no part
 
     def __getitem__(self, source: int) -> ReceptiveField:
         return self.values[source - 2]
@@ -122,7 +130,13 @@ class _Fields:
 
     def trace(self, dims: list[tuple[Part, ...]]) -> Trace:
         done = self.finished()
-        dims = [_normal(tuple(_forget(p) if p.source in done else p for p in d)) for d in dims]
+        if done - self.before:
+            dims = [
+                _normal(tuple(_forget(p) if p.source in done else p for p in d))
+                if any(p.source in done for p in d)
+                else d
+                for d in dims
+            ]
         return Trace(tuple(dims), tuple(self.values), frozenset(self.whole))
 
 
@@ -132,10 +146,10 @@ def _step(layer: Layer, trace: Trace) -> Trace:
     dims = list(trace.dims)
     # Dims 2..: the op's own rule, each dim given the field of the source it holds plainly, or
     # that of one position, whose result says how the op reads the dim.
-    plain = [trace.plain(d) for d in range(len(x))]
+    plain = trace.plain
     given = tuple(POSITION if s is None else fields[s] for s in plain[2:])
     read = dict(enumerate(op.receptive_field([given], (x,)), start=2))
-    if len(x) > 1:  # dim 1, through the op's channel window
+    if len(x) > 1 and any(p.source is not None for p in dims[1]):  # dim 1 holds a source
         window, source = op.channel_window(x), plain[1]
         field = POSITION if source is None else fields[source]
         read[1] = whole(field, x[1]) if window is None else through(field, window)
@@ -167,6 +181,13 @@ def _read_merged(trace: Trace, dim: int, all_of_it: bool, fields: _Fields) -> No
 
 def _regroup(axes, dims: list, y, fields: _Fields) -> list[tuple[Part, ...]]:
     """The output's dims from the input's, as `axes` (the op's `axes`) says."""
+    if len(dims) == len(y) and axes == tuple((axis,) for axis in range(len(y))):
+        return [  # every dim where it was: only a plain one may have changed its size
+            parts
+            if len(parts) == 1 and parts[0].extent == size
+            else _cut_or_lose(parts, size, fields)
+            for parts, size in zip(dims, y, strict=True)
+        ]
     named = {axis for held in axes for axis in held}
     for axis, parts in enumerate(dims):
         if axis in named:
@@ -179,14 +200,21 @@ def _regroup(axes, dims: list, y, fields: _Fields) -> list[tuple[Part, ...]]:
     out: list[tuple[Part, ...] | None] = [None] * len(y)
     for outs, ins in _components(axes):
         parts = tuple(p for axis in ins for p in dims[axis])
-        pieces = _cut(parts, [y[j] for j in outs])
-        if pieces is None:
-            for source in _sources(parts):
-                fields[source] = None
-            pieces = [(Part(None, y[j]),) for j in outs]
-        for j, piece in zip(outs, pieces, strict=True):
+        for j, piece in zip(outs, _cut_or_lose(parts, [y[j] for j in outs], fields), strict=True):
             out[j] = piece
     return out
+
+
+def _cut_or_lose(parts: tuple[Part, ...], sizes, fields: _Fields):
+    """`_cut`, or where no cut gives the sizes, dims of no source, their sources lost. Given
+    one size (not a list), the one dim."""
+    one = not isinstance(sizes, list)
+    pieces = _cut(parts, [sizes] if one else sizes)
+    if pieces is None:
+        for source in _sources(parts):
+            fields[source] = None
+        pieces = [(Part(None, size),) for size in ([sizes] if one else sizes)]
+    return pieces[0] if one else pieces
 
 
 def _components(axes) -> list[tuple[list[int], list[int]]]:
@@ -266,13 +294,17 @@ def _normal(parts: tuple[Part, ...]) -> tuple[Part, ...]:
 
 
 def _merge(layer: Layer, traces_in: list[Trace]) -> Trace:
-    """Branches combined position by position: each source's field is the op's union of the
-    branches' where every branch holds it in the same place (or one branch sees it whole).
+    """Branches combined position by position: each source's field is the op's rule over the
+    branches' fields of that source (a union), where every branch holds it in the same place
+    (or one branch sees it whole).
 
     A branch of size 1 along a dim where the output is larger is broadcast along it (a
     squeeze-and-excitation gate): every output position reads its one position there, so
-    what that dim of the branch holds does not count.
+    what that dim of the branch holds does not count. A dim the op does not read position by
+    position (its windows: a matmul reads rows and columns whole) holds no source after it.
     """
+    op, x = layer.op, layer.input_shapes[0]
+    windows = (op.channel_window(x), *op.geometry(x)) if len(x) > 1 else ()
     spread = [
         tuple(
             None if x[axis] == 1 != size else parts
@@ -281,7 +313,7 @@ def _merge(layer: Layer, traces_in: list[Trace]) -> Trace:
         for t, x in zip(traces_in, layer.input_shapes, strict=True)
     ]
     given = [tuple(POSITION if f is None else f for f in t.fields) for t in traces_in]
-    union = layer.op.receptive_field(given, layer.input_shapes)
+    union = op.receptive_field(given, layer.input_shapes)
     fields = _Fields(traces_in[0])
     for index, field in enumerate(union):
         source = index + 2
@@ -300,8 +332,9 @@ def _merge(layer: Layer, traces_in: list[Trace]) -> Trace:
     dims = []
     for axis, size in enumerate(layer.shape):
         versions = {d[axis] for d in spread if d[axis] is not None}
-        if len(versions) == 1:
-            dims.append(versions.pop())
+        kept = len(versions) == 1 and (axis == 0 or windows[axis - 1] == Window())
+        if kept and prod((p.extent for p in next(iter(versions))), start=1) == size:
+            dims.append(versions.pop())  # (a concat along it changes its size)
             continue
         for parts in versions:
             for source in _sources(parts):

@@ -182,6 +182,7 @@ def export_onnx(
             ) from exc
         del captured
         writer.name_nodes(proto, network)
+        writer.declare_outputs(proto, network)
         writer.annotate(proto, network, spec, __version__)
         nodes = len(proto.graph.node)
 

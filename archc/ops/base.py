@@ -231,8 +231,10 @@ class Op(BaseModel):
         """The receptive field of the output, from those of the inputs (`fields`, shapes `x`):
         `fields[i][k]` is input i's along dim k + 2 of `x[i]`. Along a dim that holds no single
         axis of the network input, the analysis passes `POSITION` and reads what the rule makes
-        of it. An op of several inputs (a merge) combines them position by position, axis by
-        axis. An entry of the result may be None: not applicable.
+        of it. An entry of the result may be None: not applicable. For an op of several inputs
+        (a merge), `fields[i][k]` is input i's field along axis k of the network input, which
+        the inputs may hold in different dims: the analysis keeps the result only where they
+        hold it alike, in dims the op reads position by position (`geometry`).
 
         Through a window of extent k, stride s and padding p, a field of size r, jump j and
         offset P becomes r + (k - 1) * j, j * s, P + p * j (Araujo, Norris & Sim, Distill 2019).

@@ -11,7 +11,8 @@ the other sizes, exact where the division is (`(N, 8, H, W) -> (N, 8, -1)` gives
 otherwise a condition that narrows the valid inputs ("8*H*W is a multiple of 3").
 
 Everything lowers to torch ops that export as single ONNX nodes (Reshape with a constant
-target, Transpose, Slice, Gather, DepthToSpace), so ONNX's shape inference keeps every dim.
+target, or Flatten to (N, features); Transpose, Slice, Gather, DepthToSpace), so ONNX's shape
+inference keeps every dim.
 """
 
 from __future__ import annotations
@@ -191,7 +192,13 @@ class _Reshaping(_Layout):
         return _regroup(x, self.infer(x))
 
     def lower(self, x: Shape):
-        return _module(type(self).__name__, _Reshape)(_target(x, self.infer(x)))
+        return _module(type(self).__name__, _Reshape)(_sample(x), _target(x, self.infer(x)))
+
+
+def _sample(x: Shape) -> tuple:
+    """A sample's dims as the torch module checks them: a reshape to a constant target would
+    otherwise take a sample of another size as several (the -1 of the batch absorbs it)."""
+    return tuple(d if isinstance(d, int) else None for d in x[1:])
 
 
 def _target(x: Shape, y: Shape) -> tuple:
@@ -561,7 +568,9 @@ class ChannelShuffle(_Layout):
         g, rest = self.groups, x[2:]
         grouped = (x[0], g, x[1] // g, *rest)
         swapped = (x[0], x[1] // g, g, *rest)
-        return _module("ChannelShuffle", _ChannelShuffle)(_target(x, grouped), _target(swapped, x))
+        return _module("ChannelShuffle", _ChannelShuffle)(
+            _sample(x), _target(x, grouped), _target(swapped, x)
+        )
 
 
 def _slice_dim(op: Op, x: Shape) -> int:
@@ -743,14 +752,25 @@ def _Reshape():
     class Reshape(nn.Module):
         """x.reshape(target): an int is a size, ("copy", i) the input's dim i."""
 
-        def __init__(self, target: tuple):
+        def __init__(self, sample: tuple, target: tuple):
             super().__init__()
-            self.target = target
+            self.sample, self.target = sample, target
 
         def forward(self, x):
+            _check_sample(self.sample, x)
+            if len(self.target) == 2:  # (N, every other element): exported as ONNX's Flatten,
+                return x.flatten(1)  # whose output the exporter declares with its dims
             return x.reshape(_sizes_of(self.target, x))
 
     return Reshape
+
+
+def _check_sample(sample: tuple, x) -> None:
+    """Refuse an input whose sample is not the one the module was built for."""
+    dims = tuple(x.shape[1:])
+    if len(dims) != len(sample) or any(s is not None and s != d for s, d in zip(sample, dims)):
+        built = ", ".join("?" if s is None else str(s) for s in sample)
+        raise ValueError(f"built for inputs of shape (N, {built}), got {tuple(x.shape)}")
 
 
 def _sizes_of(target: tuple, x) -> list:
@@ -779,11 +799,12 @@ def _ChannelShuffle():
     class ChannelShuffle(nn.Module):
         """(N, C, ...) -> (N, g, C/g, ...) -> transposed -> (N, C, ...)."""
 
-        def __init__(self, grouped: tuple, back: tuple):
+        def __init__(self, sample: tuple, grouped: tuple, back: tuple):
             super().__init__()
-            self.grouped, self.back = grouped, back
+            self.sample, self.grouped, self.back = sample, grouped, back
 
         def forward(self, x):
+            _check_sample(self.sample, x)
             x = x.reshape(_sizes_of(self.grouped, x))  # (N, g, C/g, ...)
             x = x.transpose(1, 2)  # (N, C/g, g, ...)
             return x.reshape(_sizes_of(self.back, x))  # (N, C, ...)

@@ -69,7 +69,12 @@ class Merge(Op):
     def geometry(self, x: Shape) -> tuple[Window, ...]:
         return same_geometry(x)  # each output reads the same position of every branch
 
+    def channel_window(self, x: Shape) -> Window | None:
+        return Window()
+
     def receptive_field(self, fields: list[Fields], x: tuple[Shape, ...]) -> Fields:
+        # Per axis of the network input: the branches may hold it in other dims than the
+        # output's, which the analysis checks before it takes the union.
         return tuple(_union([f[axis] for f in fields]) for axis in range(len(fields[0])))
 
     def combine(self, tensors: list) -> Any:

@@ -28,7 +28,6 @@ from archc.dims import Dim, Shape, Sym, Window, format_shape
 from archc.ops.base import (
     Example,
     Expect,
-    Fields,
     NonNegativeInt,
     Op,
     OpError,
@@ -37,9 +36,8 @@ from archc.ops.base import (
     keep_batch,
     register,
     same_geometry,
-    whole,
 )
-from archc.ops.merge import Merge, _agree, _union
+from archc.ops.merge import Merge, _agree
 
 
 def _pair(value: Any) -> Any:
@@ -140,16 +138,13 @@ class Matmul(Merge):
     def merge_macs(self, shapes: list[Shape], y: Shape) -> Dim:
         return prod(y[1:], start=1) * shapes[0][-1]
 
-    def receptive_field(self, fields: list[Fields], x: tuple[Shape, ...]) -> Fields:
-        # Each output reads a whole row of the first and a whole column of the second: the
-        # last two dims are read whole, the ones before position by position.
-        rank = len(x[0])
-        return tuple(
-            whole(_union([f[axis] for f in fields]), x[0][-1])
-            if axis + 2 >= rank - 2
-            else _union([f[axis] for f in fields])
-            for axis in range(len(fields[0]))
-        )
+    def geometry(self, x: Shape) -> tuple[Window | None, ...]:
+        # A row of the first and a column of the second are read whole: the last two dims;
+        # the dims before them position by position.
+        return tuple(None if axis >= len(x) - 2 else Window() for axis in range(2, len(x)))
+
+    def channel_window(self, x: Shape) -> Window | None:
+        return None if len(x) == 3 else Window()
 
     def combine(self, tensors: list) -> Any:
         import torch
