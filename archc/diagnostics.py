@@ -46,6 +46,13 @@ def clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (cut to `limit`), else its type's name: what
+    a one-line diagnostic quotes of another library's error."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding in a spec, located at the YAML that causes it."""

@@ -97,6 +97,28 @@ def test_exported_graph_has_a_dynamic_batch_and_static_shapes(exported):
     assert [d.dim_value for d in dims[1:]] == list(network.output_shape[1:])
 
 
+def test_every_intermediate_value_has_its_shape(exported):
+    """value_info gives each value a node computes (the output aside) its element type and a
+    full shape, the batch dim by the input's name, so that viewers show shapes on every edge;
+    each layer's value has archc's static shape."""
+    _, network, out, _ = exported
+    model = onnx.load(str(out), load_external_data=False)
+    graph = model.graph
+    info = {value.name: value.type.tensor_type for value in graph.value_info}
+    outputs = {value.name for value in graph.output}
+    computed = [name for node in graph.node for name in node.output if name not in outputs]
+    assert computed and set(computed) <= set(info)
+    for name in computed:
+        assert info[name].elem_type == onnx.TensorProto.FLOAT, name
+        for dim in info[name].shape.dim:
+            assert dim.HasField("dim_value") or dim.dim_param == "N", (name, dim)
+    static = {layer.path: layer.shape for layer in network.layers}
+    for path, value in writer.layer_outputs(model).items():
+        if path in static and value not in outputs:
+            dims = [d.dim_value or d.dim_param for d in info[value].shape.dim]
+            assert dims == [d if isinstance(d, int) else str(d) for d in static[path]], path
+
+
 def test_node_names_carry_layer_paths(exported):
     _, network, out, _ = exported
     paths_ = {layer.path for layer in network.layers}
