@@ -87,7 +87,7 @@ def read_weights(weights: Any, file: str = "<weights>") -> Weights:
             raise _unreadable(
                 f"weights=: a {type(weights).__name__} is not a module built by archc.build",
                 file,
-                hint="pass its `state_dict()`, whose keys must be the spec's layer paths",
+                hint="pass its `state_dict()`, whose keys must be those of archc.build(spec)",
             )
         weights = weights.state_dict()
     if isinstance(weights, Mapping):
@@ -104,7 +104,7 @@ def fit(model: Any, network: Network, weights: Weights) -> None:
     """Load `weights` into `model` (the lowered `network`), or raise a WeightsError listing
     every missing, unexpected and wrongly shaped key, the model left as it was."""
     expected = model.state_dict()
-    layers = {layer.path: layer for layer in network.layers}
+    layers = {layer.key: layer for layer in network.layers}
     problems: list[Diagnostic] = []
     missing = [k for k in expected if k not in weights.state and not _optional(k)]
     unexpected = [k for k in weights.state if k not in expected]
@@ -143,7 +143,7 @@ def _optional(key: str) -> bool:
 
 
 def _owner(key: str, layers: dict[str, Layer]) -> Layer | None:
-    """The layer whose module holds `key`: the longest path that is a prefix of it."""
+    """The layer whose module holds `key`: the longest module name that is a prefix of it."""
     path = key
     while "." in path:
         path = path.rpartition(".")[0]
@@ -153,7 +153,7 @@ def _owner(key: str, layers: dict[str, Layer]) -> Layer | None:
 
 
 def _where(layer: Layer | None) -> str:
-    return f"{layer.op.name} `{layer.path}`" if layer else "the network"
+    return f"{layer.op.name} `{layer.key}`" if layer else "the network"
 
 
 def _missing(key: str, want: Any, weights: Weights, layer: Layer | None, network: Network):

@@ -112,7 +112,7 @@ def test_every_intermediate_value_has_its_shape(exported):
         assert info[name].elem_type == onnx.TensorProto.FLOAT, name
         for dim in info[name].shape.dim:
             assert dim.HasField("dim_value") or dim.dim_param == "N", (name, dim)
-    static = {layer.path: layer.shape for layer in network.layers}
+    static = {layer.key: layer.shape for layer in network.layers}
     for path, value in writer.layer_outputs(model).items():
         if path in static and value not in outputs:
             dims = [d.dim_value or d.dim_param for d in info[value].shape.dim]

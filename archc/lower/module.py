@@ -1,9 +1,11 @@
-"""The torch side of lowering: a module tree named by spec paths, and an interpreter over it.
+"""The torch side of lowering: a module tree named by layer keys, and an interpreter over it.
 
-Each primitive layer's module (from its op's `lower`) sits at its path, so `state_dict()` keys
-are the spec's paths (`resnet_block2.0.0.main.conv1.weight`). Every path prefix is a `Scope`;
-a merge's path is a Scope that also computes the merge, so that the ONNX nodes of an `add` are
-named by its path too (`/resnet_block1/0/0/Add`). `ArchcNetwork.forward` walks the layer list,
+Each primitive layer's module (from its op's `lower`) sits at its key — its spec path, less
+the levels of `inline` items — so `state_dict()` keys are the spec's paths
+(`resnet_block2.0.0.main.conv1.weight`), or the names a spec chose to match another library's
+(`layer1.0.conv1.weight`). Every key prefix is a `Scope`; a merge's key is a Scope that also
+computes the merge, so that the ONNX nodes of an `add` are named by its key too
+(`/resnet_block1/0/0/Add`). `ArchcNetwork.forward` walks the layer list,
 keeping each value only until its last reader has run.
 """
 
@@ -92,17 +94,18 @@ class ArchcNetwork(_Container):
         super().__init__()
         self.spec_name = network.name
         self._by_path: dict[str, nn.Module] = {}
-        self._output = network.output
+        self._outputs = tuple(output.value for output in network.outputs)
+        self.output_names = tuple(output.name for output in network.outputs)
         self._items: list[Step | Call] = []
         last_read = _last_reads(network)
         open_calls: list[tuple[str, list[Step | Call]]] = [("", self._items)]
         for index, layer in enumerate(network.layers):
             if isinstance(layer.op, Merge):
-                module = _place(self, layer.path, Scope(layer.op), network)
-                scope_path, step_module = layer.path, None
+                module = _place(self, layer.key, Scope(layer.op), network)
+                scope_path, step_module = layer.key, None
             else:
-                module = _place(self, layer.path, layer.op.lower(layer.input_shapes[0]), network)
-                scope_path, step_module = layer.path.rpartition(".")[0], module
+                module = _place(self, layer.key, layer.op.lower(layer.input_shapes[0]), network)
+                scope_path, step_module = layer.key.rpartition(".")[0], module
             self._by_path[layer.path] = module
             # Close the calls this layer is outside of, open those it is inside of.
             parts = scope_path.split(".") if scope_path else []
@@ -127,10 +130,13 @@ class ArchcNetwork(_Container):
         """The module of the layer at `path` (a `Scope` for a merge)."""
         return self._by_path[path]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, *input[1:]) -> (N, *output[1:])
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """(N, *input[1:]) -> (N, *output[1:]); a tuple, in declared order, for several."""
         values = {0: x}
         _run(self, values, self._items)
-        return values[self._output]
+        if len(self._outputs) == 1:
+            return values[self._outputs[0]]
+        return tuple(values[value] for value in self._outputs)
 
     def values(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """Every value of a forward pass by id (0 the input, i + 1 layer i's output), kept."""
@@ -150,12 +156,13 @@ class _KeepAll(dict):
 
 
 def _last_reads(network: Network) -> dict[int, int]:
-    """For each value id but the output, the index of the last layer that reads it."""
+    """For each value id but the outputs, the index of the last layer that reads it."""
     last = {value: max(value - 1, 0) for value in range(len(network.layers) + 1)}
     for index, layer in enumerate(network.layers):
         for value in layer.inputs:
             last[value] = max(last[value], index)
-    last.pop(network.output, None)
+    for output in network.outputs:
+        last.pop(output.value, None)
     return last
 
 

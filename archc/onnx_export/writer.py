@@ -85,9 +85,10 @@ def run_exporter(
     import onnx
     import torch
 
-    common = dict(input_names=["input"], output_names=["output"], opset_version=opset)
+    outputs = list(model.output_names)
+    common = dict(input_names=["input"], output_names=outputs, opset_version=opset)
     if exporter == "torchscript":
-        axes = {"input": {0: batch_name}, "output": {0: batch_name}} if batch_name else None
+        axes = {name: {0: batch_name} for name in ["input", *outputs]} if batch_name else None
         weights = sum(p.numel() * p.element_size() for p in model.parameters())
         if weights < PROTOBUF_LIMIT // 2:
             buffer = io.BytesIO()
@@ -133,7 +134,7 @@ def name_nodes(proto: Any, network: Network) -> None:
     The path comes from the TorchScript exporter's node name, or from the `torch.export`
     exporter's `pkg.torch.onnx.name_scopes` metadata.
     """
-    layers = {layer.path: layer for layer in network.layers}
+    layers = {layer.key: layer for layer in network.layers}
     spec_file = recorded_path(network.file)
     scopes = {p.rsplit(".", i)[0] for p in layers for i in range(p.count(".") + 1)}
     taken = {node.name for node in proto.graph.node}
@@ -151,7 +152,7 @@ def name_nodes(proto: Any, network: Network) -> None:
         node.name = new_name
         layer = layers.get(path)
         if layer is not None:
-            node.doc_string = f"{layer.op.name} `{path}` at {spec_file}:{layer.line}"
+            node.doc_string = f"{layer.op.name} `{layer.path}` at {spec_file}:{layer.line}"
         # torch.export's stack traces name files of this machine; they say nothing of the spec.
         kept = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
         if len(kept) != len(node.metadata_props):
@@ -234,7 +235,7 @@ def add_value_info(proto: Any, network: Network) -> None:
     with without_weights(proto):
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
     outputs = layer_outputs(proto)
-    static = {outputs[layer.path]: layer.shape for layer in network.layers if layer.path in outputs}
+    static = {outputs[layer.key]: layer.shape for layer in network.layers if layer.key in outputs}
     for value in inferred.graph.value_info:
         dims = value.type.tensor_type.shape.dim
         shape = static.get(value.name)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from archc.diagnostics import Diagnostic, Span
+from archc.diagnostics import Diagnostic, Note, Span
 from archc.ir import Network
 from archc.ops import Op, Shape
 from archc.spec.document import Spec
@@ -31,7 +31,8 @@ MAX_OPERATIONS = 1_000_000  # expression operations evaluated, over the whole ex
 # chain of blocks each calling the next is the only way deeper.
 MAX_NESTING = 64
 
-RAW_FIELDS = {"body", "branches"}  # walked later, not evaluated with the item's other fields
+# Walked later, or formatted later (an assertion's message), not evaluated with the others.
+RAW_FIELDS = {"body", "branches", "message"}
 FAIL = object()  # a value that failed to evaluate, its error already reported (or moot)
 
 
@@ -52,21 +53,57 @@ class Where:
     """Where the walk stands: the path of the body being walked, the names its expressions
     see, and how many unnamed items came before in it.
 
-    The counter is shared, not copied, by a `repeat`'s iterations, so that their items number
-    on from one iteration to the next.
+    Beside the path, the body has a module key: the prefix of its layers' state_dict keys and
+    ONNX node names. It is the path, less the levels of `inline` items, whose bodies share
+    their parent's key and its counter. Counters are shared, not copied, by a `repeat`'s
+    iterations, so that their items number on from one iteration to the next.
     """
 
     path: str
     env: dict[str, Any]
     counter: list[int] = field(default_factory=lambda: [0])
+    key: str = ""
+    key_counter: list[int] = field(default_factory=lambda: [0])
+    flat: bool = False  # an `inline` item's body: branches add no key segment either
 
-    def inside(self, path: str, env: dict[str, Any] | None = None) -> Where:
-        """A new body, at `path`: its items number from 0."""
-        return Where(path, self.env if env is None else env)
+    def next(self, name: str | None) -> tuple[str, str]:
+        """The path and key of the next item of this body, named `name` or numbered."""
+        segment, key_segment = name or self.counter[0], name or self.key_counter[0]
+        self.counter[0] += 1
+        self.key_counter[0] += 1
+        return _join(self.path, segment), _join(self.key, key_segment)
+
+    def next_key(self) -> str:
+        """A key of this body for a layer with no item of its own (an `inline` merge)."""
+        self.key_counter[0] += 1
+        return _join(self.key, self.key_counter[0] - 1)
+
+    def inside(self, path: str, key: str) -> Where:
+        """A new body, at `path` and `key`: its items number from 0."""
+        return Where(path, self.env, key=key)
+
+    def inline(self, path: str) -> Where:
+        """The body of an `inline` item at `path`: its layers are keyed as this body's."""
+        return Where(path, self.env, key=self.key, key_counter=self.key_counter, flat=True)
+
+    def branch(self, name: str) -> Where:
+        """The body of a merge's branch `name`, this being the merge's own body."""
+        path = f"{self.path}.{name}"
+        if self.flat:
+            return Where(path, self.env, key=self.key, key_counter=self.key_counter, flat=True)
+        return Where(path, self.env, key=f"{self.key}.{name}")
+
+    def with_env(self, env: dict[str, Any]) -> Where:
+        """The same body, seeing `env` (a block's arguments)."""
+        return Where(self.path, env, self.counter, self.key, self.key_counter, self.flat)
 
     def binding(self, name: str, value: Any) -> Where:
         """The same body, seeing one more name (a `repeat`'s index)."""
-        return Where(self.path, {**self.env, name: value}, self.counter)
+        return self.with_env({**self.env, name: value})
+
+
+def _join(prefix: str, segment: str | int) -> str:
+    return f"{prefix}.{segment}" if prefix else str(segment)
 
 
 @dataclass(frozen=True)
@@ -94,11 +131,15 @@ class Expansion:
         self.steps = 0
         self.operations = 0
         self.calls: list[tuple[str, Span]] = []  # the block calls being expanded
-        self.context: list[str] = []  # notes on where the walk is: calls, repeat iterations
+        self.context: list[Note] = []  # notes on where the walk is: calls, repeat iterations
         self.depth = 0  # nested structural items being expanded
         self.failures = 0  # errors met, including those reported before
         self.scopes: list[dict[str, Flow | None]] = [{}]
+        # The tensor entering each block call being expanded (`input.` in expressions); first,
+        # the network's input.
+        self.entering: list[Shape | None] = [net.input]
         self.paths: set[str] = set()
+        self.keys: set[str] = set()
         self.reported: set[tuple] = set()
         self.invalid: dict[tuple, list[Diagnostic]] = {}  # fields that failed, by item and values
         # Each layer's op as built for the declared input, by path: see apply.declared_width.
@@ -117,15 +158,27 @@ class Expansion:
             Diagnostic(code, message, self.file, span, hint=hint, notes=notes)
         )
 
+    def warning(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        """A warning found while expanding (once per place and context, as errors)."""
+        notes = tuple(reversed(self.context))
+        key = (code, span, notes)
+        if key not in self.reported:
+            self.reported.add(key)
+            self.net.diagnostics.append(
+                Diagnostic(code, message, self.file, span, hint=hint, notes=notes)
+            )
+
     def extend(self, diagnostics: list[Diagnostic]) -> None:
         for diag in diagnostics:
             self.error(diag.code, diag.message, diag.span, diag.hint)
 
-    def note_call(self, name: str, span: Span) -> str:
-        return f"in block `{name}` called at {self.file}:{span.line}:{span.col}"
+    def note_call(self, name: str, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in block `{name}` called at {where}", self.file, span)
 
-    def note_iteration(self, index: str, k: int, span: Span) -> str:
-        return f"in iteration `{index} = {k}` of the `repeat` at {self.file}:{span.line}:{span.col}"
+    def note_iteration(self, index: str, k: int, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in iteration `{index} = {k}` of the `repeat` at {where}", self.file, span)
 
     # Limits -----------------------------------------------------------------------------------
 
@@ -174,14 +227,19 @@ class Expansion:
             return FAIL if any(v is FAIL for v in values) else values
         if not is_expression(raw):
             return raw
+        return self.evaluate(raw, span, env, flow)
+
+    def evaluate(self, raw: str, span: Span, env: dict, flow: Flow | None) -> Any:
+        """Evaluate the expression `raw`; `FAIL` after reporting an error."""
         self.charge(cost(raw), span)
         try:
             incoming = _incoming(flow.shape) if flow else None
+            entering = _incoming(self.entering[-1]) if self.entering[-1] else None
             # Lists and strings an expression builds or walks count toward the same budget.
-            value = evaluate(raw, env, incoming, lambda items: self.charge(items, span))
+            value = evaluate(raw, env, incoming, lambda items: self.charge(items, span), entering)
         except ExprError as exc:
-            if flow is None and "in." in raw:
-                return FAIL  # the incoming shape is unknown because of an earlier error
+            if (flow is None and "in." in raw) or (entering is None and "input." in raw):
+                return FAIL  # the shape is unknown because of an earlier error
             self.error(exc.code, str(exc), span, exc.hint)
             return FAIL
         return value
