@@ -219,9 +219,7 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     is_merge = item.head in OPS and issubclass(OPS[item.head], Merge)
     grouping = is_merge or item.head == "seq" or item.head in x.spec.blocks
     inline = _inline(x, args, where, flow) if grouping else False
-    path, key = where.next(name)
-    if inline:
-        key = where.key
+    path, key = where.next(name, inline)
     clash = path if path in x.paths else key if not inline and key in x.keys else None
     if clash is not None:
         x.error(
