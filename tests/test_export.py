@@ -120,21 +120,24 @@ def test_every_intermediate_value_has_its_shape(exported):
 
 
 def test_node_names_carry_layer_paths(exported):
+    """Nodes are named by their layer's module name (its key: the path less `inline` levels),
+    and their doc strings give the layer's path and line."""
     _, network, out, _ = exported
-    paths_ = {layer.path for layer in network.layers}
-    lines = {layer.path: layer.line for layer in network.layers}
+    layers = {layer.key: layer for layer in network.layers}
     model = onnx.load(str(out))
     named = set()
     for node in model.graph.node:
-        path = node.name.rpartition("/")[0]
-        if path in paths_:
-            named.add(path)
-            assert node.doc_string.endswith(f":{lines[path]}")
+        key = node.name.rpartition("/")[0]
+        if key in layers:
+            named.add(key)
+            layer = layers[key]
+            where = f"`{layer.path}` at {writer.recorded_path(network.file)}:{layer.line}"
+            assert node.doc_string.endswith(where), node.doc_string
         else:
             assert node.op_type in UNNAMED_OPS, node.name
     for layer in network.layers:
         if layer.op.name in ("conv2d", "linear", "maxpool2d", "add", "concat"):
-            assert layer.path in named, layer.path
+            assert layer.key in named, layer.key
 
 
 def test_resnet18_at_its_own_input_from_the_command_line(tmp_path):
