@@ -317,9 +317,9 @@ def build(
         raise SpecError([d for d in network.diagnostics if d.severity == "error"])
     loaded = None
     if weights is not None:
-        from archc.weights import read_weights
+        from archc.weights import max_weights_bytes, read_weights
 
-        loaded = read_weights(weights, network.file)
+        loaded = read_weights(weights, network.file, max_weights_bytes(network))
     model = lower(
         network,
         max_params or DEFAULT_MAX_PARAMS,

@@ -69,16 +69,18 @@ class Weights:
         return self.source if self.source is not None else "the state dict"
 
 
-def read_weights(weights: Any, file: str = "<weights>") -> Weights:
+def read_weights(weights: Any, file: str = "<weights>", max_bytes: int | None = None) -> Weights:
     """The state dict in `weights`: a path (str or os.PathLike), a mapping of names to tensors,
     or a module built by `archc.build`. Anything else is a WeightsError; `file` names the spec
-    in messages about a value given in Python."""
+    in messages about a value given in Python. A file whose tensors would take more than
+    `max_bytes` once unpacked (a zip archive's entries are counted before anything is read)
+    is refused: a small compressed archive can unpack to any size."""
     from archc.lower import require
 
     torch = require("torch", file)
     if isinstance(weights, (str, os.PathLike)):
         source = os.fspath(weights)
-        state = _read_file(Path(source), source)
+        state = _read_file(Path(source), source, max_bytes)
         return Weights(state, source, state_sha256(state), _file_sha256(Path(source)))
     if isinstance(weights, torch.nn.Module):
         from archc.lower.module import ArchcNetwork
@@ -205,16 +207,34 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_file(path: Path, source: str) -> dict[str, Any]:
+def max_weights_bytes(network: Network) -> int:
+    """How many bytes a weights file for `network` may unpack to: 16 per parameter and buffer
+    (float32 weights and an Adam optimizer's two moments in a training checkpoint, or float64
+    weights with room to spare), and 64 MiB more."""
+    return 16 * (network.params + network.buffers) + 2**26
+
+
+def _read_file(path: Path, source: str, max_bytes: int | None) -> dict[str, Any]:
     try:
         if not path.is_file():
             why = "not a regular file" if path.exists() else "no such file"
             raise _unreadable(f"cannot read {source}: {why}", source)
         with open(path, "rb") as handle:
             head = handle.read(16)
-        size = path.stat().st_size
+        size = unpacked = path.stat().st_size
+        if head.startswith(b"PK\x03\x04"):
+            with zipfile.ZipFile(path) as archive:  # the central directory only
+                unpacked = sum(entry.file_size for entry in archive.infolist())
     except OSError as exc:
         raise _unreadable(f"cannot read {source}: {exc.strerror or exc}", source) from None
+    except zipfile.BadZipFile as exc:
+        raise _unreadable(f"cannot read {source} as a PyTorch checkpoint: {exc}", source) from None
+    if max_bytes is not None and unpacked > max_bytes:
+        raise _unreadable(
+            f"{source} unpacks to {unpacked:,} bytes, more than weights of this network can "
+            f"take ({max_bytes:,}); it is not read",
+            source,
+        )
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
         loaded = _torch_load(path, source)
     elif _is_safetensors(head, size):
@@ -363,4 +383,4 @@ def _unreadable(message: str, file: str, hint: str | None = None) -> WeightsErro
     return WeightsError([Diagnostic("weights-unreadable", message, file, hint=hint)])
 
 
-__all__ = ["Weights", "WeightsError", "fit", "read_weights", "state_sha256"]
+__all__ = ["Weights", "WeightsError", "fit", "max_weights_bytes", "read_weights", "state_sha256"]

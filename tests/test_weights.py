@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,23 @@ def test_unreadable_weights_are_a_usage_error(content, why, tmp_path):
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error[weights-unreadable]: ") and why in result.stderr
     assert not out.exists()
+
+
+def test_an_archive_that_unpacks_beyond_the_network_is_refused_unread(tmp_path):
+    # 100 MB of zeros deflate to 100 KB; LeNet-BN's weights are 180 KB.
+    weights = tmp_path / "bomb.pth"
+    with (
+        zipfile.ZipFile(weights, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("archive/data/0", "w") as entry,
+    ):
+        for _ in range(100):
+            entry.write(bytes(2**20))
+    assert weights.stat().st_size < 2**20
+    with pytest.raises(archc.ArchcError) as raised:
+        archc.build(archc.load(LENET_BN), weights=weights)
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.code == "weights-unreadable"
+    assert f"unpacks to {100 * 2**20:,} bytes" in diagnostic.message
 
 
 def test_a_checkpoint_without_a_state_dict_names_its_keys(tmp_path):

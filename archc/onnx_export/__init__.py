@@ -29,7 +29,7 @@ from archc.onnx_export.verify import Provider
 from archc.onnx_export.writer import Exporter
 from archc.spec.document import Spec
 from archc.version import __version__
-from archc.weights import fit, read_weights
+from archc.weights import fit, max_weights_bytes, read_weights
 
 DEFAULT_OPSET = 18
 OPSETS = {"torchscript": (9, 20), "dynamo": (18, 23)}  # what each exporter of torch 2.13 writes
@@ -179,7 +179,7 @@ def export_onnx(
 
     if weights is not None:
         say("reading the weights")
-        loaded = read_weights(weights, network.file)
+        loaded = read_weights(weights, network.file, max_weights_bytes(network))
     say(f"building {network.name} ({network.params:,} parameters)")
     torch.manual_seed(seed)
     model = lower(network, max_params, max_activation_bytes)
