@@ -52,6 +52,8 @@ TOP_LEVEL = {
     "params": "spec-level parameters, read as `$name` and overridden with `--set name=value`",
     "blocks": "reusable blocks: each with typed `args` and a `body`, called like an op",
     "body": "the network: a list of items (ops, block calls, `seq`, `repeat`, merges, `ref`)",
+    "outputs": "the network's outputs, items named in the body, in order: `[p3, p4, p5]` "
+    "(without it, the end of the body)",
 }
 _ITEM = {"$ref": "#/$defs/item"}
 _BODY = {"type": "array", "items": _ITEM}
@@ -226,6 +228,11 @@ def spec_schema() -> dict[str, Any]:
             "additionalProperties": block,
         },
         "body": {**_BODY, "minItems": 1},
+        "outputs": {
+            "type": "array",
+            "items": {"type": "string", "pattern": _IDENTIFIER},
+            "minItems": 1,
+        },
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

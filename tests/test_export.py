@@ -91,10 +91,11 @@ def test_every_spec_exports_and_matches_pytorch_on_onnx_runtime(exported):
 def test_exported_graph_has_a_dynamic_batch_and_static_shapes(exported):
     _, network, out, _ = exported
     model = onnx.load(str(out))
-    (value,) = model.graph.output
-    dims = value.type.tensor_type.shape.dim
-    assert dims[0].dim_param == "N"
-    assert [d.dim_value for d in dims[1:]] == list(network.output_shape[1:])
+    assert [value.name for value in model.graph.output] == [o.name for o in network.outputs]
+    for value, output in zip(model.graph.output, network.outputs, strict=True):
+        dims = value.type.tensor_type.shape.dim
+        assert dims[0].dim_param == "N"
+        assert [d.dim_value for d in dims[1:]] == list(output.shape[1:])
 
 
 def test_every_intermediate_value_has_its_shape(exported):
@@ -119,7 +120,7 @@ def test_every_intermediate_value_has_its_shape(exported):
             assert dims == [d if isinstance(d, int) else str(d) for d in static[path]], path
 
 
-def test_node_names_carry_layer_paths(exported):
+def test_node_names_carry_layer_keys(exported):
     """Nodes are named by their layer's module name (its key: the path less `inline` levels),
     and their doc strings give the layer's path and line."""
     _, network, out, _ = exported
