@@ -137,11 +137,9 @@ def bench(
 
         providers_for("cuda", target)  # fail before exporting
     with tempfile.TemporaryDirectory(prefix="archc-bench-") as folder:
-        if target.endswith(".onnx"):
-            model_file, spec = target, _spec_of(target)
-            name, dims = Path(target).stem, _onnx_input(target)
-            if spec is not None:
-                name = spec["name"]
+        if target.endswith(".onnx"):  # run in its own float type, whatever `dtype` says
+            model_file, (dims, dtype, spec) = target, _read_onnx(target)
+            name = spec["name"] if spec is not None else Path(target).stem
         else:
             model_file, spec, name, dims = _export(
                 target, overrides, input_dims, dtype, folder, say
@@ -209,20 +207,33 @@ def _export(
     return out, job, result.name, result.input
 
 
-def _spec_of(model_file: str) -> dict[str, Any] | None:
-    """The spec an archc-written ONNX file came from, when it is where the metadata says and
-    has not changed since (its SHA-256 is recorded), else None."""
+def _read_onnx(model_file: str) -> tuple[list[int | str], str, dict[str, Any] | None]:
+    """An ONNX file's input dims, its float type, and the spec it came from: the one its
+    metadata names, when that file is still there unchanged (its SHA-256 is recorded)."""
     import onnx
 
     try:
         proto = onnx.load(model_file, load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and others
         raise _unreadable(model_file, first_line(exc)) from None
+    if len(proto.graph.input) != 1:
+        raise _unreadable(model_file, f"it has {len(proto.graph.input)} inputs; bench feeds one")
+    tensor = proto.graph.input[0].type.tensor_type
+    types = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16"}
+    if tensor.elem_type not in types:
+        raise _unreadable(model_file, "its input is neither float32 nor float16")
+    dims = [
+        d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim
+    ]
     meta = {p.key: p.value for p in proto.metadata_props}
+    return dims, types[tensor.elem_type], _spec_in(meta, model_file)
+
+
+def _spec_in(meta: dict[str, str], model_file: str) -> dict[str, Any] | None:
     spec_file = meta.get("archc.spec")
     if not spec_file or not Path(spec_file).is_file():
         return None
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, KeyError):
         source = Path(spec_file).read_bytes().decode("utf-8")
         if hashlib.sha256(source.encode()).hexdigest() == meta.get("archc.spec_sha256"):
             return {
@@ -232,16 +243,6 @@ def _spec_of(model_file: str) -> dict[str, Any] | None:
                 "name": meta.get("archc.name", Path(model_file).stem),
             }
     return None
-
-
-def _onnx_input(model_file: str) -> list[int | str]:
-    import onnx
-
-    proto = onnx.load(model_file, load_external_data=False)
-    if len(proto.graph.input) != 1:
-        raise _unreadable(model_file, f"it has {len(proto.graph.input)} inputs; bench feeds one")
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
 
 
 def _unreadable(model_file: str, why: str) -> UsageError:
@@ -324,10 +325,10 @@ def _timing(engine: str, device: str, batch: int, times: list[float], warmup: in
             batch=batch,
             runs=len(ms),
             warmup=warmup,
-            p50_ms=round(percentile(ms, 50), 4),
-            p90_ms=round(percentile(ms, 90), 4),
-            p99_ms=round(percentile(ms, 99), 4),
-            mean_ms=round(statistics.fmean(ms), 4),
+            p50_ms=round(percentile(ms, 50), 6),
+            p90_ms=round(percentile(ms, 90), 6),
+            p99_ms=round(percentile(ms, 99), 6),
+            mean_ms=round(statistics.fmean(ms), 6),
             throughput=round(batch * len(ms) / (sum(ms) / 1e3), 2),
         )
     )

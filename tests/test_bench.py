@@ -78,6 +78,15 @@ def test_an_exported_file_is_timed_with_the_spec_its_metadata_names(tmp_path, mo
     assert [t["engine"] for t in report["timings"]] == ["onnxruntime", "pytorch"]
 
 
+def test_a_float16_file_runs_in_float16_on_both_runtimes(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "half.onnx"
+    archc.export(archc.load("specs/lenet.yaml"), out, dtype="float16", verify=False)
+    code, report, _ = bench(out, "--batch", "2", *QUICK)
+    assert code == 0 and report["dtype"] == "float16"
+    assert [t["engine"] for t in report["timings"]] == ["onnxruntime", "pytorch"]
+
+
 def test_a_file_whose_spec_is_gone_is_timed_on_onnx_runtime_alone(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(LENET, tmp_path / "net.yaml")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from archc.dims import Sym
 from archc.ir import Network
+from archc.ops.base import Shape
 
 if TYPE_CHECKING:
     from archc.spec.document import Spec
@@ -228,15 +229,34 @@ def annotate(
 
 def add_value_info(proto: Any, network: Network) -> None:
     """Give every intermediate value its type and shape, so that viewers show a shape on every
-    edge: ONNX shape inference on the graph (its weights' data set aside), where it leaves the
-    batch dim unknown (after a Resize) completed from the layer's static shape."""
+    edge: ONNX shape inference on the graph (its weights' data set aside). Where it leaves the
+    batch dim unknown (after a Resize), the layer's static shape completes it, and inference
+    runs again from there, so that the values after it get the batch dim too."""
     import onnx
 
-    with without_weights(proto):
-        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
     outputs = layer_outputs(proto)
     static = {outputs[layer.key]: layer.shape for layer in network.layers if layer.key in outputs}
-    for value in inferred.graph.value_info:
+    for _ in range(len(network.layers) + 1):  # each pass completes at least one layer's value
+        with without_weights(proto):
+            inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+        completed = _complete_batch(inferred.graph.value_info, static)
+        # An invented dim kept would stand: inference does not replace a named dim.
+        kept = [v for v in inferred.graph.value_info if not (completed and _invented(v))]
+        del proto.graph.value_info[:]
+        proto.graph.value_info.extend(kept)
+        if not completed:
+            return
+
+
+def _invented(value: Any) -> bool:
+    return any(INVENTED.fullmatch(d.dim_param) for d in value.type.tensor_type.shape.dim)
+
+
+def _complete_batch(values: Any, static: dict[str, Shape]) -> bool:
+    """Replace the dims that inference invented by the symbolic dims of the static shapes;
+    whether any was replaced."""
+    completed = False
+    for value in values:
         dims = value.type.tensor_type.shape.dim
         shape = static.get(value.name)
         if shape is None or len(shape) != len(dims):
@@ -244,8 +264,8 @@ def add_value_info(proto: Any, network: Network) -> None:
         for dim, ours in zip(dims, shape):
             if isinstance(ours, Sym) and INVENTED.fullmatch(dim.dim_param):
                 dim.dim_param = str(ours)
-    del proto.graph.value_info[:]
-    proto.graph.value_info.extend(inferred.graph.value_info)
+                completed = True
+    return completed
 
 
 def layer_outputs(proto: Any) -> dict[str, str]:
