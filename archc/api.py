@@ -296,8 +296,15 @@ def build(
     input_dims: list[int | str] | None = None,
     max_params: int | None = None,
     max_activation_bytes: int | None = None,
+    weights: Any = None,
 ):
     """A `torch.nn.Module` computing the spec; raises SpecError if the spec does not check.
+
+    `weights` loads a state dict whose keys and shapes are exactly the module's: a path to a
+    `.pt`/`.pth` checkpoint (bare, or under `state_dict` or `model`) or a `.safetensors` file,
+    read without running code; a state dict; or a module built by `archc.build` (trained).
+    Anything else, or weights that do not fit, is a WeightsError (an ArchcError) naming every
+    missing, unexpected and wrongly shaped key. The module is in training mode either way.
 
     Refuses (OverBudget, a UsageError) a network of more than `max_params` parameters and
     buffers (default 2e9), or one whose forward pass at its batch (1 if symbolic) holds more
@@ -305,13 +312,40 @@ def build(
     """
     from archc.lower import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS, lower
 
-    network = spec if isinstance(spec, Network) else check(spec, input_dims)
+    network = spec if isinstance(spec, Network) else check(_spec(spec, "build"), input_dims)
     if not network.ok:
         raise SpecError([d for d in network.diagnostics if d.severity == "error"])
-    return lower(
+    loaded = None
+    if weights is not None:
+        from archc.weights import max_weights_bytes, read_weights
+
+        loaded = read_weights(weights, network.file, max_weights_bytes(network))
+    model = lower(
         network,
         max_params or DEFAULT_MAX_PARAMS,
         max_activation_bytes or DEFAULT_MAX_ACTIVATION_BYTES,
+    )
+    if loaded is not None:
+        from archc.weights import fit
+
+        fit(model, network, loaded)
+    return model
+
+
+def _spec(spec: Any, what: str) -> Spec:
+    """`spec` if it is one, else a UsageError saying what `what` takes."""
+    if isinstance(spec, Spec):
+        return spec
+    hint = "pass a trained module as `weights=`" if hasattr(spec, "state_dict") else None
+    raise UsageError(
+        [
+            Diagnostic(
+                "bad-option",
+                f"archc.{what} takes a spec from archc.load, not a {type(spec).__name__}",
+                "<api>",
+                hint=hint,
+            )
+        ]
     )
 
 
@@ -329,16 +363,20 @@ def export(
     progress: Callable[[str], None] | None = None,
     max_params: int | None = None,
     max_activation_bytes: int | None = None,
+    weights: Any = None,
+    dtype: Literal["float32", "float16"] = "float32",
 ) -> ExportResult:
     """Write `spec` as ONNX to `path` atomically and verify it on ONNX Runtime.
 
+    `weights` is as for `build` (a path, a state dict, or a trained module built by
+    `archc.build`); verification then runs ONNX Runtime against the model with those weights.
     `opset` defaults to `archc.onnx_export.DEFAULT_OPSET`; the other arguments are those of
     `archc.onnx_export.export_onnx`, which documents them.
     """
     from archc.onnx_export import DEFAULT_OPSET, export_onnx
 
     return export_onnx(
-        spec,
+        _spec(spec, "export"),
         path,
         opset=DEFAULT_OPSET if opset is None else opset,
         input_dims=input_dims,
@@ -350,6 +388,8 @@ def export(
         progress=progress,
         max_params=max_params,
         max_activation_bytes=max_activation_bytes,
+        weights=weights,
+        dtype=dtype,
     )
 
 

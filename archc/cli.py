@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
+    from archc.diagnostics import ArchcError
     from archc.spec.document import Override
 
 
@@ -83,10 +84,13 @@ class CheckFormat(str, Enum):
 
 
 class ReportFormat(str, Enum):
-    """The output formats of export and diff."""
+    """The output formats of export, bench and diff."""
 
     text = "text"
     json = "json"
+
+
+ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
 SetOption = Annotated[
@@ -474,6 +478,11 @@ class ExportExporter(str, Enum):
     dynamo = "dynamo"
 
 
+class ExportDtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+
+
 @app.command()
 def export(
     spec: Annotated[str, typer.Argument(help="The spec file to export.")],
@@ -507,24 +516,35 @@ def export(
             help="Refuse networks whose activations at the largest batch run exceed this.",
         ),
     ] = 2**30,
-    format: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = ReportFormat.text,
+    format: ReportFormatOption = ReportFormat.text,
     follow_symlinks: FollowOption = False,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            help="Trained weights: a .pt/.pth state dict (bare, or under `state_dict` or "
+            "`model`) or .safetensors, read without running code; keys must be the spec's paths.",
+            metavar="FILE",
+        ),
+    ] = None,
+    dtype: Annotated[
+        ExportDtype,
+        typer.Option("--dtype", help="The graph's float type; float16 is verified at 1e-2."),
+    ] = ExportDtype.float32,
 ) -> None:
     """Export a spec to ONNX atomically, then prove it on ONNX Runtime against PyTorch.
 
-    Exit 0 when written (and verified), 1 when the spec does not check or the export or its
-    verification fails, 2 for usage errors (a bad path or option, CUDA asked for where ONNX
-    Runtime has none, a missing dependency). On any failure OUT is left as it was.
+    Exit 0 when written (and verified), 1 when the spec does not check, the weights do not fit
+    it, or the export or its verification fails, 2 for usage errors (a bad path or option, an
+    unreadable or unsafe weights file, CUDA asked for where ONNX Runtime has none, a missing
+    dependency). On any failure OUT is left as it was.
 
-    Example: archc export specs/resnet18.yaml -o r18.onnx
+    Example: archc export specs/resnet18.yaml -o r18.onnx --weights r18.pth
     """
     import json
-    from pathlib import Path
 
     from archc.api import load
-    from archc.diagnostics import ArchcError, Diagnostic, SpecError, render
+    from archc.diagnostics import ArchcError, Diagnostic
     from archc.version import __version__
 
     overrides, dims = _overrides(set_), _input(input)
@@ -534,16 +554,7 @@ def export(
         typer.echo(f"archc: {message}…", err=True)
 
     def fail(error: ArchcError, source: str | None = None) -> typer.Exit:
-        for diag in error.diagnostics:
-            if isinstance(error, SpecError):
-                typer.echo(render(diag, source), err=True)
-            else:
-                hint = f" (help: {diag.hint})" if diag.hint else ""
-                typer.echo(f"error[{diag.code}]: {diag.message}{hint}", err=True)
-        if format is ReportFormat.json:
-            diagnostics = [d.to_json() for d in error.diagnostics]
-            typer.echo(json.dumps({"archc": __version__, "ok": False, "diagnostics": diagnostics}))
-        return typer.Exit(error.exit_code)
+        return _fail(error, source, format, spec)
 
     source = None
     try:
@@ -565,11 +576,10 @@ def export(
             progress=progress if show_progress else None,
             max_params=max_params,
             max_activation_bytes=max_activation_bytes,
+            weights=weights,
+            dtype=dtype.value,
         )
     except ArchcError as exc:
-        if source is None and isinstance(exc, SpecError):
-            with contextlib.suppress(OSError):
-                source = Path(spec).read_text("utf-8", errors="replace")
         raise fail(exc, source) from None
     except Exception as exc:  # a bug: still one line and a clean exit code
         message = f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
@@ -578,6 +588,118 @@ def export(
         typer.echo(json.dumps({"archc": __version__, "ok": True, **result.to_json()}))
     else:
         typer.echo(result.summary())
+
+
+def _fail(error: ArchcError, source: str | None, format: ReportFormat, spec: str) -> typer.Exit:
+    """Print `error` for export and bench: a spec's errors rendered with their source (read
+    from `spec` when not given), any other one line each (and its layer's line where it has
+    one), and with `--format json` a document with `"ok": false`; the exit to raise."""
+    import json
+    from pathlib import Path
+
+    from archc.diagnostics import SpecError, printable, render
+    from archc.version import __version__
+
+    if source is None and isinstance(error, SpecError):
+        with contextlib.suppress(OSError):
+            source = Path(spec).read_text("utf-8", errors="replace")
+    for diag in error.diagnostics:
+        if isinstance(error, SpecError):
+            typer.echo(render(diag, source), err=True)
+        else:  # the message may quote a weights file's keys: made printable
+            hint = f" (help: {printable(diag.hint)})" if diag.hint else ""
+            typer.echo(f"error[{diag.code}]: {printable(diag.message)}{hint}", err=True)
+            if diag.span is not None:  # a weight of a layer: the layer's line
+                typer.echo(f"  --> {printable(diag.file)}:{diag.line}:{diag.column}", err=True)
+    if format is ReportFormat.json:
+        diagnostics = [d.to_json() for d in error.diagnostics]
+        typer.echo(json.dumps({"archc": __version__, "ok": False, "diagnostics": diagnostics}))
+    return typer.Exit(error.exit_code)
+
+
+@app.command()
+def bench(
+    target: Annotated[str, typer.Argument(help="A spec, or an ONNX file.", metavar="SPEC|MODEL")],
+    batch: Annotated[
+        str, typer.Option("--batch", help="Batch sizes to time.", metavar="1,8,32")
+    ] = "1,8,32",
+    provider: Annotated[
+        ExportProvider,
+        typer.Option("--provider", help="ONNX Runtime's provider (and torch's device)."),
+    ] = ExportProvider.auto,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Threads of each runtime (default: all cores).")
+    ] = None,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed runs per batch size.")] = 3,
+    runs: Annotated[int, typer.Option("--runs", help="Timed runs per batch size, at most.")] = 50,
+    max_seconds: Annotated[
+        float, typer.Option("--max-seconds", help="Stop timing a batch size after this.")
+    ] = 10.0,
+    dtype: Annotated[
+        ExportDtype, typer.Option("--dtype", help="The float type of the graph and module.")
+    ] = ExportDtype.float32,
+    no_torch: Annotated[bool, typer.Option("--no-torch", help="Time ONNX Runtime only.")] = False,
+    set_: SetOption = None,
+    input: InputOption = None,
+    format: ReportFormatOption = ReportFormat.text,
+    follow_symlinks: FollowOption = False,
+) -> None:
+    """Time a spec or an ONNX file on ONNX Runtime, with PyTorch eager beside it.
+
+    Latency (p50, p90, p99) and throughput per batch size, each runtime in a process of its
+    own, after warm-up runs. A spec is exported first (random weights); for an ONNX file
+    written by `archc export`, PyTorch runs the spec its metadata names. Exit 0 when measured,
+    1 when the spec does not check or a runtime fails, 2 for usage errors.
+
+    Example: archc bench specs/resnet18.yaml --batch 1,8,32
+    """
+    import json
+
+    from archc.bench import bench as run_bench
+    from archc.diagnostics import ArchcError, Diagnostic
+    from archc.version import __version__
+
+    overrides, dims = _overrides(set_), _input(input)
+    try:
+        batches = [int(b) for b in batch.split(",")]
+    except ValueError:
+        raise _usage(f"--batch {batch}: give batch sizes as integers, e.g. 1,8,32") from None
+    interactive = format is ReportFormat.text and sys.stderr.isatty()
+
+    def progress(message: str) -> None:
+        typer.echo(f"\r\033[Karchc: {message}", err=True, nl=False)
+
+    try:
+        _refuse_symlink(target, follow_symlinks)
+        result = run_bench(
+            target,
+            overrides=overrides,
+            input_dims=dims,
+            batches=batches,
+            provider=provider.value,
+            threads=threads,
+            warmup=warmup,
+            runs=runs,
+            max_seconds=max_seconds,
+            dtype=dtype.value,
+            engines=("onnxruntime",) if no_torch else ("onnxruntime", "pytorch"),
+            progress=progress if interactive else None,
+        )
+    except ArchcError as exc:
+        if interactive:
+            typer.echo("\r\033[K", err=True, nl=False)
+        raise _fail(exc, None, format, target) from None
+    except Exception as exc:  # a bug: still one line and a clean exit code
+        message = f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
+        raise _fail(
+            ArchcError([Diagnostic("bench-failed", message, target)]), None, format, target
+        ) from None
+    if interactive:
+        typer.echo("\r\033[K", err=True, nl=False)
+    if format is ReportFormat.json:
+        typer.echo(json.dumps({"archc": __version__, "ok": True, **result.to_json()}))
+    else:
+        typer.echo(result.to_text())
 
 
 @app.command()

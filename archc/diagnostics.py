@@ -46,6 +46,13 @@ def clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (cut to `limit`), else its type's name: what
+    a one-line diagnostic quotes of another library's error."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 class Note(str):
     """A note's text and, where it names a place of its own, that place: the call site of the
     block an error is in, the `repeat` iteration, another layer with the same fault.

@@ -35,36 +35,6 @@ for _ in range(repeats):
 print(json.dumps(times))
 """
 
-_LATENCY = """
-import json, sys, time
-import numpy as np
-path, engine, batch, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-shape = json.loads(sys.argv[5])
-x = np.random.default_rng(0).standard_normal([batch, *shape[1:]]).astype("float32")
-if engine == "ort":
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    call = lambda: session.run(None, {name: x})
-else:
-    import torch, archc
-    torch.set_num_threads(2)
-    module = archc.build(archc.load(sys.argv[6])).eval()
-    tensor = torch.from_numpy(x)
-    def call():
-        with torch.inference_mode():
-            module(tensor)
-for _ in range(3):
-    call()
-times = []
-for _ in range(repeats):
-    start = time.perf_counter(); call(); times.append(time.perf_counter() - start)
-print(json.dumps(times))
-"""
-
 
 def _timed(script: str, *args: str) -> float:
     out = subprocess.run(
@@ -109,27 +79,18 @@ def section_export(repeats: int, quick: bool) -> dict:
 
 
 def section_runtime(repeats: int, quick: bool) -> dict:
-    import archc
-    from archc.onnx_export import export_onnx
+    """`archc bench` of each spec at batch 1 and 32, 2 threads: each runtime in its own process."""
+    from archc.bench import bench
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for spec_path in _specs(quick):
-            spec = archc.load(spec_path)
-            out = str(Path(tmp) / f"{spec_path.stem}.onnx")
-            export_onnx(spec, out, verify=False)
-            shape = json.dumps(list(spec.input))
-            row = {"spec": spec_path.stem}
-            for batch in (1, 32):
-                n = str(max(3, repeats * (4 if batch == 1 else 1)))
-                row[f"ort_{batch}"] = _timed(_LATENCY, out, "ort", str(batch), n, shape)
-                row[f"torch_{batch}"] = _timed(
-                    _LATENCY, out, "torch", str(batch), n, shape, str(spec_path)
-                )
-            rows.append(row)
-            print(
-                f"  runtime {spec_path.stem}: {row['torch_1'] / row['ort_1']:.1f}x", file=sys.stderr
-            )
+    for spec_path in _specs(quick):
+        result = bench(spec_path, batches=[1, 32], threads=2, runs=max(3, repeats * 4))
+        row = {"spec": spec_path.stem}
+        for timing in result.timings:
+            engine = "ort" if timing.engine == "onnxruntime" else "torch"
+            row[f"{engine}_{timing.batch}"] = timing.p50_ms / 1e3
+        rows.append(row)
+        print(f"  runtime {spec_path.stem}: {row['torch_1'] / row['ort_1']:.1f}x", file=sys.stderr)
     lines = [
         "## ONNX Runtime against PyTorch eager",
         "",

@@ -92,17 +92,42 @@ def test_exported_graph_has_a_dynamic_batch_and_static_shapes(exported):
         assert [d.dim_value for d in dims[1:]] == list(output.shape[1:])
 
 
-def test_node_names_carry_layer_keys(exported):
-    # Nodes are named by module key: the path, less the levels of `inline` items.
+def test_every_intermediate_value_has_its_shape(exported):
+    """value_info gives each value a node computes (the output aside) its element type and a
+    full shape, the batch dim by the input's name, so that viewers show shapes on every edge;
+    each layer's value has archc's static shape."""
     _, network, out, _ = exported
-    lines = {layer.key: layer.line for layer in network.layers}
+    model = onnx.load(str(out), load_external_data=False)
+    graph = model.graph
+    info = {value.name: value.type.tensor_type for value in graph.value_info}
+    outputs = {value.name for value in graph.output}
+    computed = [name for node in graph.node for name in node.output if name not in outputs]
+    assert computed and set(computed) <= set(info)
+    for name in computed:
+        assert info[name].elem_type != onnx.TensorProto.UNDEFINED, name
+        for dim in info[name].shape.dim:
+            assert dim.HasField("dim_value") or dim.dim_param == "N", (name, dim)
+    static = {layer.key: layer.shape for layer in network.layers}
+    for path, value in writer.layer_outputs(model).items():
+        if path in static and value not in outputs:
+            dims = [d.dim_value or d.dim_param for d in info[value].shape.dim]
+            assert dims == [d if isinstance(d, int) else str(d) for d in static[path]], path
+
+
+def test_node_names_carry_layer_keys(exported):
+    """Nodes are named by their layer's module name (its key: the path less `inline` levels),
+    and their doc strings give the layer's path and line."""
+    _, network, out, _ = exported
+    layers = {layer.key: layer for layer in network.layers}
     model = onnx.load(str(out))
     named = set()
     for node in model.graph.node:
         key = node.name.rpartition("/")[0]
-        if key in lines:
+        if key in layers:
             named.add(key)
-            assert node.doc_string.endswith(f":{lines[key]}")
+            layer = layers[key]
+            where = f"`{layer.path}` at {writer.recorded_path(network.file)}:{layer.line}"
+            assert node.doc_string.endswith(where), node.doc_string
         else:
             assert node.op_type in UNNAMED_OPS, node.name
     for layer in network.layers:

@@ -154,4 +154,91 @@ CODES: list[Code] = [
             "archc export specs/resnet18.yaml -o r18.onnx",
         ),
     ),
+    Code(
+        "weights-unreadable",
+        "The weights given to `--weights` (or `weights=`) are not a readable state dict.",
+        kind="usage",
+        explanation="""The weights cannot be used: the file does not exist, is neither a PyTorch
+        checkpoint (a zip archive or a pickle) nor a safetensors file, is damaged, or holds no
+        state dict (a mapping of names to tensors, bare or under `state_dict` or `model`); or
+        the Python value is not a path, a state dict or a module built by `archc.build`. This
+        is a usage error (exit 2). Save the weights with `torch.save(model.state_dict(), FILE)`
+        or `safetensors.torch.save_file`.""",
+        example=CommandExample(
+            "archc export specs/resnet18.yaml -o r18.onnx --weights notes.txt",
+            "archc export specs/resnet18.yaml -o r18.onnx --weights r18.pth",
+        ),
+    ),
+    Code(
+        "weights-unsafe",
+        "The weights file holds a pickled object that loading would have to construct or call.",
+        kind="usage",
+        explanation="""A PyTorch checkpoint is a pickle, and unpickling can call any function the
+        file names: a whole pickled model, or a crafted file, runs code when loaded. archc reads
+        checkpoints with `torch.load(weights_only=True)`, which builds tensors and plain
+        containers only, and refuses the file before anything in it runs; the message names what
+        the file refers to. This is a usage error (exit 2). Save `model.state_dict()` rather
+        than the model, or convert the weights to safetensors where you trust the file.""",
+        example=CommandExample(
+            "archc export specs/resnet18.yaml -o r18.onnx --weights whole_model.pt",
+            "archc export specs/resnet18.yaml -o r18.onnx --weights state_dict.pt",
+        ),
+    ),
+    Code(
+        "weights-missing",
+        "A parameter or buffer of a layer has no tensor in the weights.",
+        kind="export",
+        explanation="""Weights must give every parameter and buffer of the network, under the
+        key that is its layer's spec path (`layer1.0.conv1.weight`), and the file lacks this
+        one. Every missing, unexpected and wrongly shaped key is reported at once, each missing
+        key at its layer's line; nothing is written. A batch norm's
+        `num_batches_tracked` alone may be absent. Name the spec's layers as the checkpoint's
+        modules are named (`name:`, templates, `inline: true`), or rename the file's keys.""",
+        example=CommandExample(
+            "archc export specs/resnet18.yaml -o r18.onnx --weights other_net.pth",
+            "archc export specs/resnet18.yaml -o r18.onnx --weights resnet18_trained.pth",
+        ),
+    ),
+    Code(
+        "weights-unexpected",
+        "The weights hold a tensor under a key that no layer of the network has.",
+        kind="export",
+        explanation="""The weights hold a key that is not a parameter or buffer of the network:
+        the checkpoint comes from another network, or its modules are named differently from
+        the spec's layer paths (the help names the closest missing key when one is close).
+        Keys must match exactly; nothing is written. Compare the keys with those of
+        `archc.build(spec).state_dict()`, and rename the spec's layers or the file's keys.""",
+        example=CommandExample(
+            "archc export specs/resnet18.yaml -o r18.onnx --weights other_net.pth",
+            "archc export specs/resnet18.yaml -o r18.onnx --weights resnet18_trained.pth",
+        ),
+    ),
+    Code(
+        "weights-shape",
+        "A tensor of the weights has another shape (or kind of dtype) than its layer's.",
+        kind="export",
+        explanation="""A key of the weights names a parameter or buffer of the network, but the
+        tensor's shape differs from the layer's (a classifier for 1,000 classes loaded into one
+        for 10), or it holds integers where the layer has floating point. The message gives both
+        shapes, located at the layer's line; nothing is written. Set the spec's
+        parameters to those the weights were trained with (`--set classes=1000`).""",
+        example=CommandExample(
+            "archc export specs/resnet18.yaml -o r18.onnx --weights r18_1000_classes.pth",
+            "archc export specs/resnet18.yaml -o r18.onnx --weights r18_10_classes.pth",
+        ),
+    ),
+    Code(
+        "bench-failed",
+        "ONNX Runtime or PyTorch failed to load or run the model being benchmarked.",
+        kind="export",
+        explanation="""`archc bench` runs the model on ONNX Runtime and on PyTorch eager, each in
+        a process of its own, and one of them failed: it could not load the model, ran out of
+        memory at a batch size, or its process died. The message quotes the runtime's own error.
+        Try smaller batch sizes (`--batch 1,8`), or check the model with `archc
+        export` first, which proves that ONNX Runtime computes what PyTorch computes.""",
+        example=CommandExample(
+            "archc bench specs/imagenet/vgg.yaml --batch 4096   # more memory than there is",
+            "archc bench specs/imagenet/vgg.yaml --batch 1,8",
+        ),
+    ),
 ]

@@ -13,13 +13,14 @@ file, verify it (`archc.onnx_export.verify`), and move it over OUT.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError
+from archc.diagnostics import ArchcError, Diagnostic, SpecError, UsageError, first_line
 from archc.dims import dim_json
 from archc.ir import Network
 from archc.onnx_export import paths, writer
@@ -28,12 +29,15 @@ from archc.onnx_export.verify import Provider
 from archc.onnx_export.writer import Exporter
 from archc.spec.document import Spec
 from archc.version import __version__
+from archc.weights import fit, max_weights_bytes, read_weights
 
 DEFAULT_OPSET = 18
 OPSETS = {"torchscript": (9, 20), "dynamo": (18, 23)}  # what each exporter of torch 2.13 writes
 VERIFY_BATCHES = [1, 7]
 TRACE_BATCH = 2  # a dynamic batch is traced at 2: tracing at 1 may specialize
 MAX_SEED = 2**64 - 1  # torch.manual_seed's range
+Dtype = Literal["float32", "float16"]
+DTYPES = ("float32", "float16")  # torch's names of the dtypes an export writes
 
 
 class ExportFailed(ArchcError):
@@ -56,6 +60,10 @@ class ExportResult:
     outputs: list[dict[str, Any]]  # every output: {"name", "shape"}, in declared order
     dynamic_batch: bool
     verified: bool
+    dtype: str = "float32"
+    parameters: int = 0
+    weights: str | None = None
+    weights_sha256: str | None = None
     providers: list[str] = field(default_factory=list)
     max_abs_diff: float | None = None
     tolerance: float | None = None
@@ -71,6 +79,10 @@ class ExportResult:
         size = f"{self.bytes / 1e6:.1f} MB" if self.bytes >= 100_000 else f"{self.bytes:,} bytes"
         batch = f"dynamic batch {self.input[0]}" if self.dynamic_batch else "static batch"
         wrote = f"wrote {self.file} ({size}, opset {self.opset}, {self.nodes} nodes, {batch})"
+        if self.dtype != "float32":
+            wrote += f", {self.dtype}"
+        if self.weights_sha256:
+            wrote += f", weights from {self.weights or 'a state dict'}"
         if self.external_data:
             wrote += f" with weights in {self.external_data}"
         if not self.verified:
@@ -98,15 +110,21 @@ def export_onnx(
     progress: Callable[[str], None] | None = None,
     max_params: int | None = None,
     max_activation_bytes: int | None = None,
+    weights: Any = None,
+    dtype: Dtype = "float32",
 ) -> ExportResult:
     """Export `spec` to the ONNX file `path` and, if `verify`, prove it on ONNX Runtime.
 
     The batch axis is dynamic (named by the spec's batch dim, else `N`) unless `static_batch`.
-    Weights are PyTorch's default initialization under `seed`, with batch-norm statistics and
-    affine parameters drawn at random so that verification exercises them.
+    `weights` (a path, a state dict or a module built by `archc.build`; see `archc.weights`)
+    must fit the network exactly; without them, weights are PyTorch's default initialization
+    under `seed`, with batch-norm statistics and affine parameters drawn at random so that
+    verification exercises them. `dtype="float16"` writes a half-precision graph (input and
+    output too), verified against the float32 PyTorch model at `verify.TOLERANCE_FLOAT16`.
 
     Raises SpecError (the spec does not check), UsageError (bad path, option or provider,
-    missing dependency: MissingDependency is one), ExportFailed (export or verification failed).
+    missing dependency: MissingDependency is one), WeightsError (the weights cannot be read,
+    are unsafe or do not fit), ExportFailed (export or verification failed).
     OUT is untouched whenever anything is raised, KeyboardInterrupt included. A network of
     more than `max_params` parameters and buffers (default 2e9), or whose activations at the
     largest batch the export runs (7 with a dynamic batch and verification, else the static
@@ -118,6 +136,8 @@ def export_onnx(
         raise _usage("bad-option", f"unknown exporter `{exporter}`; use torchscript or dynamo")
     if provider not in ("auto", "cpu", "cuda"):
         raise _usage("bad-option", f"unknown provider `{provider}`; use cpu, cuda or auto")
+    if dtype not in DTYPES:
+        raise _usage("bad-option", f"unknown dtype `{dtype}`; use {' or '.join(DTYPES)}")
     low, high = OPSETS[exporter]
     if not low <= opset <= high:
         raise _usage(
@@ -157,13 +177,22 @@ def export_onnx(
         if provider == "cuda":
             proof.providers_for("cuda", network.file)  # fail before the slow part
 
+    if weights is not None:
+        say("reading the weights")
+        loaded = read_weights(weights, network.file, max_weights_bytes(network))
     say(f"building {network.name} ({network.params:,} parameters)")
     torch.manual_seed(seed)
     model = lower(network, max_params, max_activation_bytes)
-    randomize_batch_norm(model)
+    if weights is None:
+        loaded = None
+        randomize_batch_norm(model)
+    else:
+        fit(model, network, loaded)
     model.eval()
     batch = TRACE_BATCH if batch_name else int(network.input[0])
     example = torch.randn(batch, *(int(d) for d in network.input[1:]))
+    # The float32 model stays the reference that verification compares a float16 graph with.
+    exported_model = model if dtype == "float32" else copy.deepcopy(model).half()
 
     with paths.staging(out) as folder:
         say(f"exporting with the {exporter} exporter, opset {opset}")
@@ -171,19 +200,25 @@ def export_onnx(
         try:
             with writer.quiet() as captured, torch.no_grad():
                 proto = writer.run_exporter(
-                    model, example, exported, exporter=exporter, opset=opset, batch_name=batch_name
+                    exported_model,
+                    example.to(getattr(torch, dtype)),
+                    exported,
+                    exporter=exporter,
+                    opset=opset,
+                    batch_name=batch_name,
                 )
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:
             hint = "try `--exporter dynamo`" if exporter == "torchscript" else None
             raise _failed(
-                network, f"the {exporter} exporter failed: {_first_line(exc)}", hint=hint
+                network, f"the {exporter} exporter failed: {first_line(exc)}", hint=hint
             ) from exc
-        del captured
+        del captured, exported_model
         writer.name_nodes(proto, network)
         writer.declare_outputs(proto, network)
-        writer.annotate(proto, network, spec, __version__)
+        writer.annotate(proto, network, spec, __version__, loaded)
+        writer.add_value_info(proto, network)
         nodes = len(proto.graph.node)
 
         say("writing")
@@ -208,6 +243,10 @@ def export_onnx(
             ],
             dynamic_batch=batch_name is not None,
             verified=verify,
+            dtype=dtype,
+            parameters=network.params,
+            weights=loaded.source if loaded else None,
+            weights_sha256=loaded.sha256 if loaded else None,
         )
         if verify:
             try:
@@ -218,7 +257,9 @@ def export_onnx(
                 del proto
                 batches = VERIFY_BATCHES if batch_name else [batch]
                 say(f"running PyTorch and ONNX Runtime at batch {', '.join(map(str, batches))}")
-                report = proof.compare_runtimes(model, staged, network, batches, provider, seed)
+                report = proof.compare_runtimes(
+                    model, staged, network, batches, provider, seed, dtype
+                )
             except proof.VerificationFailed as exc:
                 raise _failed(network, str(exc), "verify-failed") from None
             result.providers, result.batch_sizes = report.providers, report.batch_sizes
@@ -295,11 +336,6 @@ def _failed(
 ) -> ExportFailed:
     hint = hint or "this is a bug in archc or torch: please report it with the spec"
     return ExportFailed([Diagnostic(code, f"{network.name}: {message}", network.file, hint=hint)])
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 __all__ = ["DEFAULT_OPSET", "ExportFailed", "ExportResult", "export_onnx"]

@@ -3,26 +3,26 @@ shapes, and the same random input through PyTorch and ONNX Runtime.
 
 Tolerance: the largest absolute difference between ONNX Runtime's and PyTorch's outputs must be
 at most `atol + rtol * max|PyTorch output|`, with atol = rtol = 1e-4 on the CPU and 1e-3 on
-CUDA (cuDNN picks its own algorithms).
+CUDA (cuDNN picks its own algorithms). A float16 graph is compared with the float32 model at
+atol = 1e-3, rtol = 1e-2 on either: its 11-bit significand alone rounds each value by 2^-11.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from archc.diagnostics import Diagnostic, UsageError
+from archc.diagnostics import Diagnostic, UsageError, first_line
 from archc.dims import Dim, Sym, format_shape
 from archc.ir import Network
+from archc.onnx_export.writer import INVENTED, layer_outputs, without_weights
 from archc.ops.base import Shape
 
 Provider = Literal["auto", "cpu", "cuda"]
 TOLERANCE = {"CPUExecutionProvider": (1e-4, 1e-4), "CUDAExecutionProvider": (1e-3, 1e-3)}
+TOLERANCE_FLOAT16 = (1e-3, 1e-2)  # a float16 graph against the float32 model, any provider
 _NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-# How ONNX's shape inference names a dim it could not infer (fresh per unknown dim).
-_INVENTED = re.compile(r"unk__\d+")
 
 
 class VerificationFailed(Exception):
@@ -44,21 +44,15 @@ def check_graph(proto: Any, network: Network, file: Path, external: bool) -> int
             inferred = onnx.load(str(inferred_file), load_external_data=False)
         else:
             onnx.checker.check_model(proto)
-            _drop_weights(proto)  # shape inference needs only their shapes: 3x faster on VGG
-            inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+            with without_weights(proto):
+                inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise VerificationFailed(f"ONNX rejects the exported graph: {first}") from None
+        raise VerificationFailed(f"ONNX rejects the exported graph: {first_line(exc)}") from None
     shapes = {
         value.name: _dims(value)
         for value in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]
     }
-    # The last node named by a layer's path computes that layer's output.
-    last_output: dict[str, str] = {}
-    for node in inferred.graph.node:
-        path = node.name.rpartition("/")[0]
-        if node.output:
-            last_output[path] = node.output[0]
+    last_output = layer_outputs(inferred)
     compared = 0
     pairs = [(layer.path, layer.shape, last_output.get(layer.key)) for layer in network.layers]
     for output, value in zip(network.outputs, inferred.graph.output, strict=True):
@@ -73,16 +67,6 @@ def check_graph(proto: Any, network: Network, file: Path, external: bool) -> int
             )
         compared += 1
     return compared
-
-
-def _drop_weights(proto: Any) -> None:
-    """Replace large initializers' data by external references (their dims stay)."""
-    from onnx.external_data_helper import set_external_data
-
-    for tensor in proto.graph.initializer:
-        if len(tensor.raw_data) > 1024:
-            set_external_data(tensor, location="not-loaded", offset=0, length=len(tensor.raw_data))
-            tensor.ClearField("raw_data")
 
 
 def _dims(value: Any) -> list[int | str | None]:
@@ -105,7 +89,7 @@ def shapes_agree(static: Shape, inferred: list[int | str | None], batch: Dim) ->
             # contradict the batch dim, which the runs at two batch sizes prove on the output;
             # any other dim is static, where ONNX must give the number and an unknown still
             # fails, as does a batch dim that ONNX names otherwise.
-            if ours == batch and isinstance(theirs, str) and _INVENTED.fullmatch(theirs):
+            if ours == batch and isinstance(theirs, str) and INVENTED.fullmatch(theirs):
                 continue
             return False
         if ours != theirs:
@@ -150,6 +134,40 @@ class RunReport:
     batch_sizes: list[int]
 
 
+def session(
+    file: Path | str,
+    provider: Provider,
+    spec_file: str,
+    threads: int | None = None,
+    spinning: bool = False,
+) -> Any:
+    """An ONNX Runtime session on `provider` (all graph optimizations; TF32 off on CUDA).
+
+    `cuda` where ONNX Runtime has no CUDA provider, or where the session falls back to the CPU,
+    is a UsageError (`provider-unavailable`): never a silent fallback. Worker threads do not
+    spin unless `spinning`, so that they never steal the cores of PyTorch in the same process.
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+    # Fatal only: a fallback is detected below, and a failing run is reported as one error.
+    options.log_severity_level = 4
+    asked = providers_for(provider, spec_file)
+    provider_options = [{"use_tf32": "0"} if p == _NAMES["cuda"] else {} for p in asked]
+    created = onnxruntime.InferenceSession(
+        str(file), options, providers=asked, provider_options=provider_options
+    )
+    used = created.get_providers()
+    if provider == "cuda" and used[0] != _NAMES["cuda"]:
+        raise _no_cuda(spec_file, f"ONNX Runtime fell back to {used[0]}")
+    return created
+
+
 def compare_runtimes(
     model: Any,
     file: Path,
@@ -157,45 +175,42 @@ def compare_runtimes(
     batch_sizes: list[int],
     provider: Provider,
     seed: int,
+    dtype: str = "float32",
 ) -> RunReport:
-    """Run PyTorch (eval mode) and ONNX Runtime on the same random inputs and compare.
+    """Run PyTorch (eval mode, float32) and ONNX Runtime on the same random inputs and compare.
 
-    PyTorch runs first, so that ONNX Runtime's worker threads never compete with it.
+    A float16 graph gets the inputs rounded to float16, PyTorch the same rounded values in
+    float32; the tolerance is then `TOLERANCE_FLOAT16`. PyTorch runs first, so that ONNX
+    Runtime's worker threads never compete with it.
     """
     import numpy as np
-    import onnxruntime
     import torch
 
     rng = np.random.default_rng(seed)
     spatial = [int(d) for d in network.input[1:]]
-    inputs = [rng.standard_normal((batch, *spatial), dtype=np.float32) for batch in batch_sizes]
+    inputs = [
+        rng.standard_normal((batch, *spatial), dtype=np.float32).astype(dtype)
+        for batch in batch_sizes
+    ]
     model.eval()
     with torch.inference_mode():
-        expected = [_as_tuple(model(torch.from_numpy(x))) for x in inputs]
+        expected = [_as_tuple(model(torch.from_numpy(x.astype(np.float32)))) for x in inputs]
 
-    options = onnxruntime.SessionOptions()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    # Fatal only: a fallback is detected below, and a failing run is reported as one error.
-    options.log_severity_level = 4
-    asked = providers_for(provider, network.file)
-    provider_options = [{"use_tf32": "0"} if p == _NAMES["cuda"] else {} for p in asked]
-    session = onnxruntime.InferenceSession(
-        str(file), options, providers=asked, provider_options=provider_options
-    )
-    used = session.get_providers()
-    if provider == "cuda" and used[0] != _NAMES["cuda"]:
-        raise _no_cuda(network.file, f"ONNX Runtime fell back to {used[0]}")
-    atol, rtol = TOLERANCE.get(used[0], TOLERANCE[_NAMES["cuda"]])
+    runner = session(file, provider, network.file)
+    used = runner.get_providers()
+    if dtype == "float16":
+        atol, rtol = TOLERANCE_FLOAT16
+    else:
+        atol, rtol = TOLERANCE.get(used[0], TOLERANCE[_NAMES["cuda"]])
     worst, tolerance = 0.0, atol
     names = [output.name for output in network.outputs]
     for x, references in zip(inputs, expected):
         try:
-            results = session.run(names, {"input": x})
+            results = runner.run(names, {"input": x})
         except Exception as exc:  # ONNX Runtime raises its own exception types
-            message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
             raise VerificationFailed(
-                f"ONNX Runtime cannot run the exported graph at batch {x.shape[0]}: {message}"
+                f"ONNX Runtime cannot run the exported graph at batch {x.shape[0]}: "
+                f"{first_line(exc)}"
             ) from None
         for output, got, reference in zip(network.outputs, results, references, strict=True):
             what = f"output `{output.name}`" if len(names) > 1 else "output"

@@ -1,29 +1,33 @@
-"""torchvision's model definitions as a reference, inside the project's own test environment.
+"""torchvision's model definitions, for tests that compare archc's zoo with them.
 
-torchvision 0.28.0 installs beside the pinned torch 2.13.0 CPU build, but its C extension does
-not load there, and `import torchvision` then fails with `operator torchvision::nms does not
-exist`. Defining the two operator schemas it registers at import lets the pure-Python model code
-import and run; the detection operators themselves are never called.
+torchvision 0.28.0 matches the pinned torch 2.13.0 (CPU), but its C extension does not load
+with that build: `import torchvision` fails with `operator torchvision::nms does not exist`.
+The model code does not need the extension, so the two operator schemas torchvision expects
+are defined before it is imported (schemas without kernels: no classification model calls
+them). Nothing is downloaded: tests build models with random weights.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+from typing import Any
 
 import pytest
 
+_SCHEMAS: list[Any] = []  # the library that holds the schemas: they live as long as it
+
 
 @functools.cache
-def torchvision_models():
-    """The `torchvision.models` module; the calling test is skipped without torchvision."""
+def torchvision_models() -> Any:
+    """The `torchvision.models` module; skips the test where torchvision is not installed."""
     torch = pytest.importorskip("torch")
     if importlib.util.find_spec("torchvision") is None:
-        pytest.skip("the reference needs torchvision installed")
-    lib = torch.library.Library("torchvision", "DEF")
-    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        pytest.skip("torchvision is not installed (pip install torchvision==0.28.0)")
+    library = torch.library.Library("torchvision", "DEF")
+    library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    library.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    _SCHEMAS.append(library)
     import torchvision
 
-    torchvision_models.library = lib  # the schemas live as long as the library object
     return torchvision.models
