@@ -19,6 +19,7 @@ import pytest
 import archc
 from archc.api import check_file, find_specs
 from archc.dims import dim_json
+from tests.reference.torchvision import torchvision_models
 
 ZOO = Path(__file__).parent.parent / "specs" / "imagenet"
 
@@ -135,6 +136,8 @@ MODELS = {
         88_591_464,
         15_354_729_472,
     ),
+    # at its own input size, 3×299×299
+    "inception_v3": ("inception_v3", {}, 23_834_568, 5_713_216_096),
 }
 
 # The smallest square input each default spec accepts (torchvision agrees: one less fails).
@@ -149,6 +152,7 @@ MIN_INPUT = {
     "mobilenet_v3": 1,
     "efficientnet": 1,
     "convnext": 32,
+    "inception_v3": 75,
 }
 
 
@@ -186,7 +190,8 @@ def test_minimum_input_size(file):
     assert archc.check(spec, [1, 3, smallest, smallest]).ok
     if smallest > 1:
         too_small = archc.check(spec, [1, 3, smallest - 1, smallest - 1])
-        assert [d.code for d in too_small.diagnostics] == ["spatial-collapse"]
+        # one per layer that collapses: Inception's parallel branches collapse together
+        assert {d.code for d in too_small.diagnostics} == {"spatial-collapse"}
 
 
 def test_stochastic_depth_rates_rise_linearly_as_torchvisions():
@@ -324,17 +329,65 @@ def test_stochastic_depth_is_the_identity_at_inference_and_drops_rows_in_trainin
     assert outcomes == {True, False}  # the whole batch is kept or dropped together
 
 
+# Equal to torchvision, its weights copied ----------------------------------------------------
+
+# member: (torchvision's arguments, the square input size compared at). The smallest member of
+# each family at a small valid size keeps this quick; the others are equal in figures above.
+WEIGHTS_COPIED = {
+    "inception_v3": ({"aux_logits": False, "init_weights": False}, 75),
+}
+
+
+def copy_state(reference, model, torch) -> None:
+    """Copy `reference`'s parameters and buffers into `model` in order (the keys differ), with
+    batch-norm statistics drawn at random so that they matter."""
+    source, target = reference.state_dict(), model.state_dict()
+    assert [tuple(v.shape) for v in source.values()] == [tuple(v.shape) for v in target.values()]
+    with torch.no_grad():
+        for (key, value), copy in zip(source.items(), target.values()):
+            if key.endswith("running_mean"):
+                value.uniform_(-1, 1)
+            elif key.endswith("running_var"):
+                value.uniform_(0.5, 2)
+            copy.copy_(value)
+
+
+@pytest.mark.parametrize("name", WEIGHTS_COPIED)
+def test_outputs_equal_torchvisions_with_its_weights_copied(torch, name):
+    arguments, size = WEIGHTS_COPIED[name]
+    torch.manual_seed(0)
+    reference = getattr(torchvision_models(), name)(**arguments).eval()
+    _, net = network(name, [2, 3, size, size])
+    model = archc.build(net).eval()
+    copy_state(reference, model, torch)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        # The same modules in the same order on the same input: equal bit for bit.
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
+
+
 # Exported to ONNX -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("file", ["squeezenet1_1", "mobilenet_v3", "convnext", "efficientnet"])
-def test_onnx_export_verifies(torch, tmp_path, file):
+# member: the square input size exported at (the smallest member of a family, small and valid)
+EXPORTED = {
+    "squeezenet1_1": 64,
+    "mobilenet_v3_small": 64,
+    "convnext_tiny": 64,
+    "efficientnet_b0": 64,
+    "inception_v3": 75,
+}
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_onnx_export_verifies(torch, tmp_path, name):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("archc.onnx_export.writer")
     from archc.api import export
 
-    result = export(
-        archc.load(ZOO / f"{file}.yaml"), tmp_path / "m.onnx", input_dims=["N", 3, 64, 64]
-    )
+    file, overrides, _, _ = MODELS[name]
+    size = EXPORTED[name]
+    spec = archc.load(ZOO / f"{file}.yaml", overrides=overrides)
+    result = export(spec, tmp_path / "m.onnx", input_dims=["N", 3, size, size])
     assert result.verified
     assert result.output == ["N", 1000]
