@@ -138,6 +138,25 @@ MODELS = {
     ),
     # at its own input size, 3×299×299
     "inception_v3": ("inception_v3", {}, 23_834_568, 5_713_216_096),
+    "mnasnet0_5": (
+        "mnasnet",
+        {"depths": [16, 8, 16, 24, 40, 48, 96, 160]},
+        2_218_512,
+        104_455_968,
+    ),
+    "mnasnet0_75": (
+        "mnasnet",
+        {"depths": [24, 16, 24, 32, 64, 72, 144, 240]},
+        3_170_208,
+        215_493_104,
+    ),
+    "mnasnet1_0": ("mnasnet", {}, 4_383_312, 314_415_872),
+    "mnasnet1_3": (
+        "mnasnet",
+        {"depths": [40, 24, 32, 56, 104, 128, 248, 416]},
+        6_282_256,
+        526_362_432,
+    ),
 }
 
 # The smallest square input each default spec accepts (torchvision agrees: one less fails).
@@ -153,6 +172,7 @@ MIN_INPUT = {
     "efficientnet": 1,
     "convnext": 32,
     "inception_v3": 75,
+    "mnasnet": 1,
 }
 
 
@@ -335,6 +355,7 @@ def test_stochastic_depth_is_the_identity_at_inference_and_drops_rows_in_trainin
 # each family at a small valid size keeps this quick; the others are equal in figures above.
 WEIGHTS_COPIED = {
     "inception_v3": ({"aux_logits": False, "init_weights": False}, 75),
+    "mnasnet0_5": ({}, 32),
 }
 
 
@@ -376,6 +397,7 @@ EXPORTED = {
     "convnext_tiny": 64,
     "efficientnet_b0": 64,
     "inception_v3": 75,
+    "mnasnet0_5": 64,
 }
 
 
