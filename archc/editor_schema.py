@@ -25,10 +25,14 @@ EXPRESSION = {
 _COMMON = {
     "name": {
         "type": "string",
-        "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
-        "description": "path segment",
+        "pattern": r"^([A-Za-z_]|\{[^{}]*\})([A-Za-z0-9_]|\{[^{}]*\})*$",
+        "description": "path segment; `{expression}` parts are evaluated (`layer{$i + 1}`)",
     },
     "if": {"anyOf": [{"type": "boolean"}, EXPRESSION], "description": "include only when true"},
+}
+_INLINE = {
+    "anyOf": [{"type": "boolean"}, EXPRESSION],
+    "description": "add no path segment to module names (state_dict keys, ONNX nodes)",
 }
 _ITEM = {"$ref": "#/$defs/item"}
 _BODY = {"type": "array", "items": _ITEM}
@@ -65,7 +69,7 @@ def _structural() -> dict[str, dict]:
     }
     merge = {
         "type": "object",
-        "properties": {"branches": branches, **_COMMON},
+        "properties": {"branches": branches, **_COMMON, "inline": _INLINE},
         "required": ["branches"],
         "additionalProperties": False,
     }
@@ -85,7 +89,7 @@ def _structural() -> dict[str, dict]:
         "seq": {
             "type": "object",
             "description": "a group of layers",
-            "properties": {"body": _BODY, **_COMMON},
+            "properties": {"body": _BODY, **_COMMON, "inline": _INLINE},
             "required": ["body"],
             "additionalProperties": False,
         },

@@ -16,7 +16,8 @@ from archc.ops.base import Op, Shape
 
 @dataclass
 class Layer:
-    path: str
+    path: str  # where the layer is in the spec's structure: messages, tables, drawings
+    key: str  # its module's name, for state_dict keys and ONNX nodes: the path less `inline`s
     op: Op  # a merge (add, concat, mul) too: `isinstance(layer.op, Merge)`
     inputs: tuple[int, ...]
     input_shapes: tuple[Shape, ...]

@@ -69,6 +69,7 @@ def layer_json(net: Network, index: int) -> dict:
     layer = net.layers[index]
     return {
         "path": layer.path,
+        "key": layer.key,  # the module name in state_dict keys and ONNX nodes
         "op": layer.op.name,
         "output": [dim_json(d) for d in layer.shape],
         "params": layer.params,

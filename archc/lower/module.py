@@ -1,9 +1,11 @@
-"""The torch side of lowering: a module tree named by spec paths, and an interpreter over it.
+"""The torch side of lowering: a module tree named by layer keys, and an interpreter over it.
 
-Each primitive layer's module (from its op's `lower`) sits at its path, so `state_dict()` keys
-are the spec's paths (`resnet_block2.0.0.main.conv1.weight`). Every path prefix is a `Scope`;
-a merge's path is a Scope that also computes the merge, so that the ONNX nodes of an `add` are
-named by its path too (`/resnet_block1/0/0/Add`). `ArchcNetwork.forward` walks the layer list,
+Each primitive layer's module (from its op's `lower`) sits at its key — its spec path, less
+the levels of `inline` items — so `state_dict()` keys are the spec's paths
+(`resnet_block2.0.0.main.conv1.weight`), or the names a spec chose to match another library's
+(`layer1.0.conv1.weight`). Every key prefix is a `Scope`; a merge's key is a Scope that also
+computes the merge, so that the ONNX nodes of an `add` are named by its key too
+(`/resnet_block1/0/0/Add`). `ArchcNetwork.forward` walks the layer list,
 keeping each value only until its last reader has run.
 """
 
@@ -98,11 +100,11 @@ class ArchcNetwork(_Container):
         open_calls: list[tuple[str, list[Step | Call]]] = [("", self._items)]
         for index, layer in enumerate(network.layers):
             if isinstance(layer.op, Merge):
-                module = _place(self, layer.path, Scope(layer.op), network)
-                scope_path, step_module = layer.path, None
+                module = _place(self, layer.key, Scope(layer.op), network)
+                scope_path, step_module = layer.key, None
             else:
-                module = _place(self, layer.path, layer.op.lower(layer.input_shapes[0]), network)
-                scope_path, step_module = layer.path.rpartition(".")[0], module
+                module = _place(self, layer.key, layer.op.lower(layer.input_shapes[0]), network)
+                scope_path, step_module = layer.key.rpartition(".")[0], module
             self._by_path[layer.path] = module
             # Close the calls this layer is outside of, open those it is inside of.
             parts = scope_path.split(".") if scope_path else []

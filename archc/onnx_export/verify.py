@@ -60,7 +60,7 @@ def check_graph(proto: Any, network: Network, file: Path, external: bool) -> int
         if node.output:
             last_output[path] = node.output[0]
     compared = 0
-    pairs = [(layer.path, layer.shape, last_output.get(layer.path)) for layer in network.layers]
+    pairs = [(layer.path, layer.shape, last_output.get(layer.key)) for layer in network.layers]
     pairs.append(("the output", network.output_shape, inferred.graph.output[0].name))
     for what, static, value in pairs:
         if value is None or value not in shapes:

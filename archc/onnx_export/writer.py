@@ -128,7 +128,7 @@ def name_nodes(proto: Any, network: Network) -> None:
     The path comes from the TorchScript exporter's node name, or from the `torch.export`
     exporter's `pkg.torch.onnx.name_scopes` metadata.
     """
-    layers = {layer.path: layer for layer in network.layers}
+    layers = {layer.key: layer for layer in network.layers}
     scopes = {p.rsplit(".", i)[0] for p in layers for i in range(p.count(".") + 1)}
     taken = {node.name for node in proto.graph.node}
     for node in proto.graph.node:
@@ -145,7 +145,7 @@ def name_nodes(proto: Any, network: Network) -> None:
         node.name = new_name
         layer = layers.get(path)
         if layer is not None:
-            node.doc_string = f"{layer.op.name} `{path}` at {network.file}:{layer.line}"
+            node.doc_string = f"{layer.op.name} `{layer.path}` at {network.file}:{layer.line}"
         # torch.export's stack traces name files of this machine; they say nothing of the spec.
         kept = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
         if len(kept) != len(node.metadata_props):

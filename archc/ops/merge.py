@@ -28,7 +28,6 @@ class Merge(Op):
     """Base of the merges: several inputs, one output, no parameters."""
 
     category: ClassVar[str] = "merge"
-    free_axis: ClassVar[int | None] = None  # the axis whose sizes may differ (concat's channels)
     broadcasts: ClassVar[bool] = False  # whether size-1 dims broadcast
 
     def merge(self, shapes: list[Shape], names: list[str]) -> tuple[Shape, list[tuple]]:
@@ -37,6 +36,7 @@ class Merge(Op):
         Raises OpError when branches provably disagree.
         """
         first = shapes[0]
+        free = self.free_axis(len(first))
         conditions: list[tuple] = []
         for shape, name in zip(shapes[1:], names[1:]):
             if len(shape) != len(first):
@@ -46,7 +46,7 @@ class Merge(Op):
                     f"{format_shape(first)}, `{name}` gives {format_shape(shape)}",
                 )
             for axis, (a, b) in enumerate(zip(first, shape)):
-                if axis in (0, self.free_axis) or (self.broadcasts and 1 in (a, b)):
+                if axis in (0, free) or (self.broadcasts and 1 in (a, b)):
                     continue
                 agree = _agree(a, b)
                 if agree is None:
@@ -54,6 +54,10 @@ class Merge(Op):
                 elif not agree:
                     raise _mismatch(self.name, axis, first, shape, names[0], name)
         return self.merged(shapes), conditions
+
+    def free_axis(self, rank: int) -> int | None:
+        """The axis along which the branches' sizes may differ (concat's), if any."""
+        return None
 
     def merged(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
@@ -117,24 +121,40 @@ class Add(Merge):
 
 @register
 class Concat(Merge):
-    """Concatenation of the branches along the channels (Inception, DenseNet)."""
+    """Concatenation of the branches along `dim`, the channels by default (Inception,
+    DenseNet)."""
 
     name: ClassVar[str] = "concat"
-    summary: ClassVar[str] = "concatenation of branches along the channels (Inception, DenseNet)"
-    free_axis: ClassVar[int] = 1
+    summary: ClassVar[str] = "concatenation of branches along a dim, the channels by default"
     examples: ClassVar[tuple[Example, ...]] = (
         Example((1, 3, 6, 6), {"branches": [[], [_CONV]]}),
         Example((1, 5), {"branches": [[{"linear": {"out_features": 2}}], []]}),
+        Example((1, 4, 4, 6), {"dim": 2, "branches": [[], [_CONV]]}),
+        Example((1, 3, 4, 6), {"dim": -1, "branches": [[], [], []]}),
     )
 
+    dim: int = 1
+
+    def free_axis(self, rank: int) -> int:
+        axis = self.dim + rank if self.dim < 0 else self.dim
+        if not 0 < axis < rank:
+            raise OpError(
+                "out-of-range",
+                f"`dim: {self.dim}` is out of range for rank-{rank} branches"
+                + (" (the batch dim cannot be concatenated)" if axis == 0 else ""),
+                "dim",
+            )
+        return axis
+
     def merged(self, shapes: list[Shape]) -> Shape:
+        axis = self.free_axis(len(shapes[0]))
         first = shapes[0]
-        return (first[0], sum((s[1] for s in shapes), start=0), *first[2:])
+        return (*first[:axis], sum((s[axis] for s in shapes), start=0), *first[axis + 1 :])
 
     def combine(self, tensors: list) -> Any:
         import torch
 
-        return torch.cat(tensors, dim=1)
+        return torch.cat(tensors, dim=self.dim)
 
 
 @register

@@ -11,19 +11,25 @@ from __future__ import annotations
 
 from archc.dims import Sym, format_shape
 from archc.ir import Condition, Layer
-from archc.ops import OPS, Op, OpError, Shape
+from archc.ops import Op, OpError, Shape
 from archc.spec.state import MAX_LAYERS, Abort, Expansion, Flow, Item
 
 _AXES = {2: "height", 3: "width"}
 
 
 def apply_op(
-    x: Expansion, cls: type[Op], item: Item, flow: Flow | None, path: str, env: dict
+    x: Expansion, cls: type[Op], item: Item, flow: Flow | None, path: str, key: str, env: dict
 ) -> Flow | None:
     """The layer that `item` adds at `path`; None, reported, when it cannot be built."""
     op = x.fields(cls, f"`{cls.name}`", item, flow, env)
     if op is None or flow is None:
         return None
+    return place_op(x, op, item, flow, path, key)
+
+
+def place_op(x: Expansion, op: Op, item: Item, flow: Flow, path: str, key: str) -> Flow | None:
+    """The layer computing `op` on `flow`, written at `item`; None, reported, if it cannot be."""
+    cls = type(op)
     shape = flow.shape
     if cls.ranks is not None and len(shape) not in cls.ranks:
         ranks = " or ".join(str(r) for r in cls.ranks)
@@ -42,7 +48,7 @@ def apply_op(
         stated = declared_width(x, exc, op, path)
         if stated is not None:  # the width the spec's own input gives this layer
             op = op.model_copy(update={exc.field: stated})
-            return _add_op(x, op, flow, path, item, op.infer(shape))
+            return _add_op(x, op, flow, path, key, item, op.infer(shape))
         span = args.at(exc.field) if exc.field in args else item.span
         x.error(exc.code, exc.message, span, exc.hint)
         if exc.code not in ("channel-mismatch", "features-mismatch") or not exc.field:
@@ -52,7 +58,7 @@ def apply_op(
             y = op.infer(shape)
         except OpError:
             return None
-    return _add_op(x, op, flow, path, item, y)
+    return _add_op(x, op, flow, path, key, item, y)
 
 
 def declared_width(x: Expansion, exc: OpError, op: Op, path: str) -> int | None:
@@ -78,7 +84,9 @@ def declared_width(x: Expansion, exc: OpError, op: Op, path: str) -> int | None:
     return getattr(declared_op, exc.field, None)
 
 
-def _add_op(x: Expansion, op: Op, flow: Flow, path: str, item: Item, y: Shape) -> Flow | None:
+def _add_op(
+    x: Expansion, op: Op, flow: Flow, path: str, key: str, item: Item, y: Shape
+) -> Flow | None:
     shape = flow.shape
     if not _sizes_positive(x, op, shape, y, path, item):
         return None
@@ -88,6 +96,7 @@ def _add_op(x: Expansion, op: Op, flow: Flow, path: str, item: Item, y: Shape) -
         x,
         Layer(
             path=path,
+            key=key,
             op=op,
             inputs=(flow.value,),
             input_shapes=(shape,),
@@ -134,14 +143,14 @@ def _sizes_positive(x: Expansion, op: Op, shape: Shape, y: Shape, path: str, ite
 
 
 def apply_merge(
-    x: Expansion, item: Item, outputs: list[Flow], names: list[str], path: str
+    x: Expansion, op: Op, item: Item, outputs: list[Flow], names: list[str], path: str, key: str
 ) -> Flow | None:
     """The layer merging the branch `outputs` of a merge item (`add`, `concat`, `mul`)."""
-    op = OPS[item.head]()
     try:
         shape, conditions = op.merge([out.shape for out in outputs], names)
     except OpError as exc:
-        x.error(exc.code, exc.message, item.span, exc.hint)
+        span = item.fields.at(exc.field) if exc.field in item.fields else item.span
+        x.error(exc.code, exc.message, span, exc.hint)
         return None
     for left, right in conditions:
         x.net.conditions.append(
@@ -151,6 +160,7 @@ def apply_merge(
         x,
         Layer(
             path=path,
+            key=key,
             op=op,
             inputs=tuple(o.value for o in outputs),
             input_shapes=tuple(o.shape for o in outputs),

@@ -24,7 +24,7 @@ def bind(x: Expansion, block: Block, item: Item, flow: Flow | None, env: dict) -
     failed: set[str] = set()  # given, but reported already (or unknowable after an error)
     ok = True
     for key, raw in args.items():
-        if key in ("name", "if"):
+        if key in ("name", "if", "inline"):
             continue
         if key not in block.args and key != "in_channels":
             close = nearest(key, list(block.args))

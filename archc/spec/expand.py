@@ -25,7 +25,7 @@ share in archc.spec.state.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,7 +34,7 @@ from archc.dims import Sym
 from archc.ir import Group, Network
 from archc.ops import OPS
 from archc.ops.merge import Merge
-from archc.spec.apply import apply_merge, apply_op
+from archc.spec.apply import apply_merge, apply_op, place_op
 from archc.spec.blocks import bind
 from archc.spec.document import Identifier, Spec
 from archc.spec.expr import is_expression
@@ -43,6 +43,7 @@ from archc.spec.state import FAIL, MAX_LAYERS, Abort, Expansion, Flow, Item, Whe
 from archc.spec.validate import show
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TEMPLATE = re.compile(r"\{([^{}]*)\}")  # `{expression}` in a name
 
 
 class _Strict(BaseModel):
@@ -62,9 +63,11 @@ class SeqItem(_Strict):
 class MergeItem(_Strict):
     branches: (
         Annotated[dict[Identifier, list[Any]], Field(min_length=2)]
-        | Annotated[list[list[Any]], Field(min_length=2)]
+        | Annotated[list[list[Any] | dict[Literal["repeat"], Any]], Field(min_length=2)]
     )
 
+
+_GROUPING = ("name", "if", "inline")  # the fields every group item has besides its own
 
 _STRUCTURAL: dict[str, type[BaseModel]] = {
     "repeat": RepeatItem,
@@ -139,40 +142,43 @@ def _item(x: Expansion, raw: Any, span: Span, flow: Flow | None, where: Where) -
 
 def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
     """An item with its path (any but `ref`): an op, a block call, a group or a merge."""
-    args = item.args
     if item.head == "repeat":
         return _repeat(x, item, flow, where)
-    name = args.get("name") if isinstance(args, YMap) else None
-    if name is not None and not (isinstance(name, str) and _NAME.fullmatch(name)):
-        x.error(
-            "wrong-type",
-            f"`name` must be an identifier (letters, digits, `_`), got {show(name)}",
-            args.at("name"),
-        )
-        name = None
-    segment = name or where.counter[0]
-    path = f"{where.path}.{segment}" if where.path else str(segment)
-    where.counter[0] += 1
-    if path in x.paths:
+    args = item.fields
+    if item.head in OPS and getattr(OPS[item.head], "splits", False) and "names" in args:
+        return _parts(x, item, flow, where)
+    name = _name(x, args, where, flow)
+    is_merge = item.head in OPS and issubclass(OPS[item.head], Merge)
+    grouping = is_merge or item.head == "seq" or item.head in x.spec.blocks
+    inline = _inline(x, args, where, flow) if grouping else False
+    path, key = where.next(name)
+    if inline:
+        key = where.key
+    clash = path if path in x.paths else key if not inline and key in x.keys else None
+    if clash is not None:
         x.error(
             "duplicate-name",
-            f"a second item has the path `{path}`",
+            f"a second item has the path `{clash}`",
             args.at("name") if name else item.span,
-            hint="give siblings distinct names (names inside `repeat` repeat too)",
+            hint="give siblings distinct names (names inside `repeat` and inside `inline` "
+            "items' bodies share one level)",
         )
         return None
     x.paths.add(path)
-    if item.head in OPS and issubclass(OPS[item.head], Merge):
+    if not inline:
+        x.keys.add(key)
+    inner = where.inline(path) if inline else where.inside(path, key)
+    if is_merge:
         x.net.groups[path] = Group(path, "merge", item.head, item.span)
-        result = _merge(x, item, flow, where.inside(path))
+        result = _merge(x, item, flow, inner, where if inline else None)
     elif item.head == "seq":
         x.net.groups[path] = Group(path, "seq", name or "seq", item.span)
-        result = _seq(x, item, flow, where.inside(path))
+        result = _seq(x, item, flow, inner)
     elif item.head in x.spec.blocks:
         x.net.groups[path] = Group(path, "block", item.head, item.span)
-        result = _block(x, item, flow, where.inside(path))
+        result = _block(x, item, flow, inner)
     elif item.head in OPS:
-        result = apply_op(x, OPS[item.head], item, flow, path, where.env)
+        result = apply_op(x, OPS[item.head], item, flow, path, key, where.env)
     else:
         choices = [*OPS, *x.spec.blocks, *_STRUCTURAL, "ref"]
         close = nearest(item.head, choices)
@@ -186,6 +192,77 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     if name:
         x.scopes[-1][name] = result
     return result
+
+
+def _parts(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
+    """An op written with `names` (`chunk`, `split`): one layer per part, each named as the
+    item's `names` say; the flow goes on from the last part."""
+    op = x.fields(OPS[item.head], f"`{item.head}`", item, flow, where.env, common=("if",))
+    if op is None or flow is None:
+        return None
+    parts = op.parts()
+    result = flow
+    for name, part in parts:
+        path, key = where.next(name)
+        if path in x.paths or key in x.keys:
+            x.error("duplicate-name", f"a second item has the path `{path}`", item.args.at("names"))
+            return None
+        x.paths.add(path)
+        x.keys.add(key)
+        result = place_op(x, part, item, flow, path, key)
+        x.scopes[-1][name] = result
+        if result is None:
+            return None
+    return result
+
+
+def _name(x: Expansion, args: YMap, where: Where, flow: Flow | None) -> str | None:
+    """The item's `name`, its `{expression}` parts evaluated; None when it has none (or a
+    wrong one, reported)."""
+    raw = args.get("name")
+    if raw is None:
+        return None
+    name = _template(x, raw, args.at("name"), where.env, flow)
+    if name is FAIL:
+        return None
+    if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        x.error(
+            "wrong-type",
+            f"`name` must be an identifier (letters, digits, `_`), got {show(name)}",
+            args.at("name"),
+            hint='a `{expression}` in a name must give an integer: `name: "layer{$i + 1}"`'
+            if name is not raw
+            else None,
+        )
+        return None
+    return name
+
+
+def _template(x: Expansion, raw: Any, span: Span, env: dict, flow: Flow | None) -> Any:
+    """A name with its `{expression}` parts evaluated (each must give an integer, or the result
+    is not an identifier); anything else as it is. `FAIL` after reporting an error."""
+    if not (isinstance(raw, str) and "{" in raw):
+        return raw
+    parts = _TEMPLATE.split(raw)
+    for k in range(1, len(parts), 2):
+        value = x.evaluate(parts[k], span, env, flow)
+        if value is FAIL:
+            return FAIL
+        parts[k] = str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
+    return "".join(parts)
+
+
+def _inline(x: Expansion, args: YMap, where: Where, flow: Flow | None) -> bool:
+    """Whether a block call, `seq` or merge is `inline: true` (adds no key segment)."""
+    if "inline" not in args:
+        return False
+    value = x.value(args["inline"], args.at("inline"), where.env, flow)
+    if value is FAIL:
+        return False
+    if not isinstance(value, bool):
+        x.error("wrong-type", f"`inline` needs true or false, got {show(value)}", args.at("inline"))
+        return False
+    return value
 
 
 def _split(x: Expansion, raw: Any, span: Span) -> Item | None:
@@ -221,8 +298,8 @@ def _split(x: Expansion, raw: Any, span: Span) -> Item | None:
 
 
 def _ref(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
-    target = item.args
-    if is_expression(target):  # `ref: $skip`, a name passed to a block
+    target = _template(x, item.args, item.span, where.env, flow)  # `ref: "m{$j}"`
+    if target is not FAIL and is_expression(target):  # `ref: $skip`, a name passed to a block
         target = x.value(target, item.span, where.env, flow)
         if target is FAIL:
             return None
@@ -279,20 +356,59 @@ def _repeat(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow |
 
 
 def _seq(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
-    if x.fields(SeqItem, "`seq`", item, flow, where.env) is None:
+    if x.fields(SeqItem, "`seq`", item, flow, where.env, common=_GROUPING) is None:
         return None
     return _items(x, item.args["body"], flow, where)
 
 
-def _merge(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
-    if x.fields(MergeItem, f"`{item.head}`", item, flow, where.env) is None:
+def _merge(
+    x: Expansion, item: Item, flow: Flow | None, where: Where, outer: Where | None
+) -> Flow | None:
+    """A merge's branches, walked in `where` (the merge's own body), and the merge layer: keyed
+    as the merge, or, `inline`, as the next item of the `outer` body."""
+    what = f"`{item.head}`"
+    own = tuple(k for k in item.fields if k != "branches")
+    if x.fields(MergeItem, what, item, flow, where.env, common=own) is None:
         return None
-    raw = item.args["branches"]
-    named = list(raw.items()) if isinstance(raw, YMap) else list(enumerate(raw))
-    outputs = [_items(x, seq, flow, where.inside(f"{where.path}.{name}")) for name, seq in named]
+    op = x.fields(OPS[item.head], what, item, flow, where.env, common=(*_GROUPING, "branches"))
+    if op is None:
+        return None
+    branches = _branches(x, item.args, where, flow)
+    if branches is None:
+        return None
+    outputs = [_items(x, seq, flow, inner) for _, seq, inner in branches]
     if flow is None or any(out is None for out in outputs):
         return None
-    return apply_merge(x, item, outputs, [str(name) for name, _ in named], where.path)
+    key = outer.next(None)[1] if outer is not None else where.key
+    names = [name for name, _, _ in branches]
+    return apply_merge(x, op, item, outputs, names, where.path, key)
+
+
+def _branches(x: Expansion, args: YMap, where: Where, flow: Flow | None) -> list | None:
+    """(name, body, where) of each branch; in a list, a `repeat:` entry stands for `times`
+    branches, each its body with the index bound (a concat of a growing list, YOLO's C2f)."""
+    raw = args["branches"]
+    if isinstance(raw, YMap):
+        return [(str(name), seq, where.branch(str(name))) for name, seq in raw.items()]
+    branches: list = []
+    for entry in raw:
+        if not (isinstance(entry, YMap) and list(entry) == ["repeat"]):
+            name = str(len(branches))
+            branches.append((name, entry, where.branch(name)))
+            continue
+        item = Item("repeat", entry["repeat"], entry.key_spans["repeat"])
+        model = x.fields(RepeatItem, "`repeat`", item, flow, where.env, common=())
+        if model is None:
+            return None
+        for k in range(model.times):
+            x.step(item.span)
+            name = str(len(branches))
+            branches.append((name, item.args["body"], where.branch(name).binding(model.index, k)))
+    if not branches:
+        message = "this merge has no branches: its `repeat`s run 0 times"
+        x.error("out-of-range", message, args.key_spans["branches"])
+        return None
+    return branches
 
 
 def _block(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
@@ -314,7 +430,7 @@ def _block(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     x.context.append(x.note_call(item.head, item.span))
     x.scopes.append({})
     try:
-        return _items(x, block.body, flow, where.inside(where.path, env))
+        return _items(x, block.body, flow, where.with_env(env))
     finally:
         x.calls.pop()
         x.context.pop()

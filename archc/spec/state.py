@@ -52,21 +52,52 @@ class Where:
     """Where the walk stands: the path of the body being walked, the names its expressions
     see, and how many unnamed items came before in it.
 
-    The counter is shared, not copied, by a `repeat`'s iterations, so that their items number
-    on from one iteration to the next.
+    Beside the path, the body has a module key: the prefix of its layers' state_dict keys and
+    ONNX node names. It is the path, less the levels of `inline` items, whose bodies share
+    their parent's key and its counter. Counters are shared, not copied, by a `repeat`'s
+    iterations, so that their items number on from one iteration to the next.
     """
 
     path: str
     env: dict[str, Any]
     counter: list[int] = field(default_factory=lambda: [0])
+    key: str = ""
+    key_counter: list[int] = field(default_factory=lambda: [0])
+    flat: bool = False  # an `inline` item's body: branches add no key segment either
 
-    def inside(self, path: str, env: dict[str, Any] | None = None) -> Where:
-        """A new body, at `path`: its items number from 0."""
-        return Where(path, self.env if env is None else env)
+    def next(self, name: str | None) -> tuple[str, str]:
+        """The path and key of the next item of this body, named `name` or numbered."""
+        segment, key_segment = name or self.counter[0], name or self.key_counter[0]
+        self.counter[0] += 1
+        self.key_counter[0] += 1
+        return _join(self.path, segment), _join(self.key, key_segment)
+
+    def inside(self, path: str, key: str) -> Where:
+        """A new body, at `path` and `key`: its items number from 0."""
+        return Where(path, self.env, key=key)
+
+    def inline(self, path: str) -> Where:
+        """The body of an `inline` item at `path`: its layers are keyed as this body's."""
+        return Where(path, self.env, key=self.key, key_counter=self.key_counter, flat=True)
+
+    def branch(self, name: str) -> Where:
+        """The body of a merge's branch `name`, this being the merge's own body."""
+        path = f"{self.path}.{name}"
+        if self.flat:
+            return Where(path, self.env, key=self.key, key_counter=self.key_counter, flat=True)
+        return Where(path, self.env, key=f"{self.key}.{name}")
+
+    def with_env(self, env: dict[str, Any]) -> Where:
+        """The same body, seeing `env` (a block's arguments)."""
+        return Where(self.path, env, self.counter, self.key, self.key_counter, self.flat)
 
     def binding(self, name: str, value: Any) -> Where:
         """The same body, seeing one more name (a `repeat`'s index)."""
-        return Where(self.path, {**self.env, name: value}, self.counter)
+        return self.with_env({**self.env, name: value})
+
+
+def _join(prefix: str, segment: str | int) -> str:
+    return f"{prefix}.{segment}" if prefix else str(segment)
 
 
 @dataclass(frozen=True)
@@ -99,6 +130,7 @@ class Expansion:
         self.failures = 0  # errors met, including those reported before
         self.scopes: list[dict[str, Flow | None]] = [{}]
         self.paths: set[str] = set()
+        self.keys: set[str] = set()
         self.reported: set[tuple] = set()
         self.invalid: dict[tuple, list[Diagnostic]] = {}  # fields that failed, by item and values
         # Each layer's op as built for the declared input, by path: see apply.declared_width.
@@ -174,6 +206,10 @@ class Expansion:
             return FAIL if any(v is FAIL for v in values) else values
         if not is_expression(raw):
             return raw
+        return self.evaluate(raw, span, env, flow)
+
+    def evaluate(self, raw: str, span: Span, env: dict, flow: Flow | None) -> Any:
+        """Evaluate the expression `raw`; `FAIL` after reporting an error."""
         self.charge(cost(raw), span)
         try:
             incoming = _incoming(flow.shape) if flow else None
