@@ -136,6 +136,9 @@ MODELS = {
         88_591_464,
         15_354_729_472,
     ),
+    "efficientnet_v2_s": ("efficientnet_v2", {}, 21_458_488, 2_849_895_872),
+    "efficientnet_v2_m": ("efficientnet_v2", {"arch": "m"}, 54_139_356, 5_362_207_200),
+    "efficientnet_v2_l": ("efficientnet_v2", {"arch": "l"}, 118_515_272, 12_231_188_544),
     # at its own input size, 3×299×299
     "inception_v3": ("inception_v3", {}, 23_834_568, 5_713_216_096),
     "mnasnet0_5": (
@@ -173,6 +176,7 @@ MIN_INPUT = {
     "convnext": 32,
     "inception_v3": 75,
     "mnasnet": 1,
+    "efficientnet_v2": 1,
 }
 
 
@@ -223,6 +227,12 @@ def test_stochastic_depth_rates_rise_linearly_as_torchvisions():
     _, net = network("convnext_tiny")
     rates = [layer.op.p for layer in net.layers if layer.op.name == "stochasticdepth"]
     assert rates == [0.1 * k / 17 for k in range(18)]
+    # EfficientNetV2-S: 0.2 * k / 40 over the 40 blocks, on those that keep their shape (all
+    # but the first of each stage, and both of the first stage).
+    _, net = network("efficientnet_v2_s")
+    rates = [layer.op.p for layer in net.layers if layer.op.name == "stochasticdepth"]
+    kept = [0, 1, *range(3, 6), *range(7, 10), *range(11, 16), *range(17, 25), *range(26, 40)]
+    assert rates == [0.2 * k / 40 for k in kept]
 
 
 def test_a_misspelt_family_member_is_an_error():
@@ -357,6 +367,7 @@ def test_stochastic_depth_is_the_identity_at_inference_and_drops_rows_in_trainin
 REFERENCE = {
     "inception_v3": ({"aux_logits": False, "init_weights": False}, 75),
     "mnasnet0_5": ({}, 32),
+    "efficientnet_v2_s": ({}, 32),
 }
 
 
@@ -396,6 +407,7 @@ EXPORTED = {
     "efficientnet_b0": 64,
     "inception_v3": 75,
     "mnasnet0_5": 64,
+    "efficientnet_v2_s": 32,
 }
 
 
