@@ -1,4 +1,4 @@
-"""`python -m archc`: the command line, as the `archc` script."""
+"""`python -m archc`: the command line, as the `archc` script runs it."""
 
 from archc.cli import main
 

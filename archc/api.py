@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,7 +15,7 @@ from archc.diagnostics import Diagnostic, SpecError, UsageError
 from archc.ir import Network
 from archc.report import Result
 from archc.spec.document import Override, ParamValue, Spec, parse_document
-from archc.spec.loader import MAX_FILE_BYTES, decode
+from archc.spec.loader import MAX_FILE_BYTES, decode, top_level_keys_include
 from archc.spec.values import MAX_VALUE_SIZE, resolved_size
 
 if TYPE_CHECKING:
@@ -134,38 +136,131 @@ def check_file(
     return Result(file, spec.source, network, network.diagnostics)
 
 
-def find_specs(paths: list[str | os.PathLike], follow_symlinks: bool = False) -> list[Path]:
-    """The spec files named by `paths`: files as given, folders searched for *.yaml/*.yml.
+@dataclass
+class SpecFiles:
+    """What a search for specs found: the specs to check, and the other YAML files skipped."""
+
+    specs: list[Path]
+    skipped: list[Path]
+
+
+# Folders never searched below a folder given: hidden ones (.git, .github), installed packages,
+# and virtual environments (a folder holding pyvenv.cfg).
+_VENDORED = {"node_modules"}
+
+
+def search_specs(
+    paths: list[str | os.PathLike], follow_symlinks: bool = False, skip_non_specs: bool = False
+) -> SpecFiles:
+    """The specs named by `paths`, and the other YAML files passed over.
+
+    A spec is a YAML document with the top-level `archc:` key. A folder is searched for
+    *.yaml/*.yml files, never below hidden folders, `node_modules` or virtual environments; its
+    other YAML files are skipped. A file named itself that is not a spec, and a folder holding
+    no spec, are usage errors (`not-a-spec`), unless `skip_non_specs` (for tools such as
+    pre-commit that name every YAML file) skips them too.
 
     Unless `follow_symlinks`, a path reached through a symlink that resolves outside the folder
     searched (or, for a path given itself, outside the current directory) is refused with
     `symlink-outside` before anything is read: in CI, a committed symlink to
     /proc/self/environ or a credentials file would have its contents quoted in an error.
     """
-    found: list[Path] = []
+    found = SpecFiles([], [])
     refused: list[Diagnostic] = []
     for path in map(Path, paths):
         outside = None if follow_symlinks else symlink_outside(path)
         if outside is not None:
             refused.append(outside)
         elif path.is_dir():
-            # rglob does not descend into symlinked folders; symlinked files are checked here.
-            for p in sorted(path.rglob("*")):
-                if p.suffix not in (".yaml", ".yml") or not p.is_file():
-                    continue
-                if not follow_symlinks and p.is_symlink() and not _inside(p, path):
-                    refused.append(_outside(p, str(path)))
+            before = len(found.specs), len(found.skipped)
+            for file in _yaml_files(path):
+                if not follow_symlinks and file.is_symlink() and not _inside(file, path):
+                    refused.append(_outside(file, str(path)))
                 else:
-                    found.append(p)
-        elif path.exists():
-            found.append(path)
-        else:
+                    (found.specs if is_spec(file) else found.skipped).append(file)
+            if len(found.specs) == before[0] and not skip_non_specs:
+                skipped = len(found.skipped) - before[1]
+                refused.append(
+                    Diagnostic(
+                        "not-a-spec",
+                        f"no spec in {path} ({skipped} other YAML file(s) skipped)",
+                        str(path),
+                        hint="a spec is a YAML file with the top-level key `archc: 1`",
+                    )
+                )
+        elif not path.exists():
             refused.append(
                 Diagnostic("file-unreadable", f"no such file or folder: {path}", str(path))
+            )
+        elif is_spec(path) or not path.is_file():
+            found.specs.append(path)  # what cannot be read is reported when it is checked
+        elif skip_non_specs:
+            found.skipped.append(path)
+        else:
+            refused.append(
+                Diagnostic(
+                    "not-a-spec",
+                    f"{path} is not a spec: it has no top-level `archc:` key",
+                    str(path),
+                    hint="add `archc: 1` at the top, or pass --skip-non-specs",
+                )
             )
     if refused:
         raise UsageError(refused)
     return found
+
+
+def find_specs(paths: list[str | os.PathLike], follow_symlinks: bool = False) -> list[Path]:
+    """The spec files named by `paths`: `search_specs(paths, follow_symlinks).specs`."""
+    return search_specs(paths, follow_symlinks).specs
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    """The *.yaml/*.yml files under `folder`, sorted, outside hidden and vendored folders.
+
+    Symlinked folders are not entered; symlinked files are returned, for the caller to judge.
+    """
+    files = []
+    for root, folders, names in os.walk(folder):
+        folders[:] = [
+            name
+            for name in folders
+            if not name.startswith(".")
+            and name not in _VENDORED
+            and not (Path(root) / name / "pyvenv.cfg").exists()
+        ]
+        files += [Path(root) / n for n in names if n.endswith((".yaml", ".yml"))]
+    return sorted(p for p in files if p.is_file())
+
+
+_ARCHC_LINE = re.compile(r"""^["']?archc["']?[ \t]*:""", re.MULTILINE)
+
+
+def is_spec(path: str | os.PathLike) -> bool:
+    """Whether the file is a spec (`is_spec_text`); one too large to read, or not UTF-8,
+    counts as a spec when a line starts with `archc:`, so that its error is reported."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return True  # reported as unreadable when it is checked
+    text = data.decode("utf-8-sig", errors="replace")
+    if len(data) > MAX_FILE_BYTES or "\ufffd" in text:
+        return _ARCHC_LINE.search(text) is not None
+    return is_spec_text(text)
+
+
+def is_spec_text(text: str) -> bool:
+    """Whether `text` is a spec: a YAML document whose top-level mapping has the key `archc`.
+
+    Only the YAML events up to that key are read. Text that is not YAML (a syntax error) counts
+    as a spec when a line starts with `archc:`, so that its error is reported.
+
+    >>> is_spec_text("on: push\\njobs: {}\\n"), is_spec_text("archc: 1\\nbody: [\\n")
+    (False, True)
+    """
+    found = top_level_keys_include(text, "archc")
+    return found if found is not None else _ARCHC_LINE.search(text) is not None
 
 
 def symlink_outside(path: str | os.PathLike) -> Diagnostic | None:
@@ -258,4 +353,16 @@ def export(
     )
 
 
-__all__ = ["build", "check", "check_file", "export", "find_specs", "load", "load_text"]
+__all__ = [
+    "SpecFiles",
+    "build",
+    "check",
+    "check_file",
+    "export",
+    "find_specs",
+    "is_spec",
+    "is_spec_text",
+    "load",
+    "load_text",
+    "search_specs",
+]

@@ -15,11 +15,54 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from archc.spec.document import Override
 
+
+class _Commands(TyperGroup):
+    """archc's commands, such that a malformed `archc check` command line (an unknown option, a
+    missing argument) asked for `--format json|sarif|github` still prints a document reporting
+    it: a CI step that uploads the output must not get an empty file."""
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        ctx.meta["archc.args"] = list(args)
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except _UsageError as exc:
+            command, *args = ctx.meta.get("archc.args") or [None]
+            format = _format_asked(args)
+            if command == "check" and format in {f.value for f in CheckFormat} - {"text"}:
+                from archc.diagnostics import Diagnostic
+
+                failure = Diagnostic("bad-arguments", exc.format_message(), COMMAND_LINE)
+                typer.echo(_check_report(format, [], 0, [failure]))
+            raise
+
+
+# click's UsageError, which typer may vendor: the base of the one usage error typer exports.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _format_asked(args: list[str]) -> str | None:
+    """The value of the last `--format`/`-f` option in `args`, read without parsing them."""
+    format = None
+    for index, arg in enumerate(args):
+        if arg in ("--format", "-f") and index + 1 < len(args):
+            format = args[index + 1]
+        elif arg.startswith("--format="):
+            format = arg.partition("=")[2]
+        elif arg.startswith("-f") and not arg.startswith("--"):
+            format = arg[2:]
+    return format
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="archc",
     help="Architecture spec compiler and static shape checker for convolutional networks.",
     add_completion=False,
@@ -29,6 +72,7 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+COMMAND_LINE = "<command line>"  # the file of a diagnostic about the command line itself
 
 
 class CheckFormat(str, Enum):
@@ -36,6 +80,13 @@ class CheckFormat(str, Enum):
     json = "json"
     github = "github"
     sarif = "sarif"
+
+
+class ReportFormat(str, Enum):
+    """The output formats of export and diff."""
+
+    text = "text"
+    json = "json"
 
 
 SetOption = Annotated[
@@ -76,16 +127,15 @@ def _refuse_symlink(spec: str, follow_symlinks: bool) -> None:
         raise UsageError([refusal])
 
 
-def _overrides(pairs: list[str] | None) -> dict[str, Override]:
+def _parse_set(pairs: list[str] | None) -> dict[str, Override]:
+    """The `--set` options as overrides; ValueError says what is wrong."""
     from archc.cli_args import parse_set
 
-    try:
-        return parse_set(pairs or [])
-    except ValueError as exc:
-        raise _usage(str(exc)) from None
+    return parse_set(pairs or [])
 
 
-def _input(text: str | None) -> list[int | str] | None:
+def _parse_input(text: str | None) -> list[int | str] | None:
+    """The `--input` option as dims, or None; ValueError says what is wrong."""
     if text is None:
         return None
     from archc.cli_args import parse_dims
@@ -93,63 +143,148 @@ def _input(text: str | None) -> list[int | str] | None:
     try:
         return parse_dims(text)
     except ValueError as exc:
-        raise _usage(f"--input {text}: {exc}") from None
+        raise ValueError(f"--input {text}: {exc}") from None
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, Override]:
+    try:
+        return _parse_set(pairs)
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
+
+
+def _input(text: str | None) -> list[int | str] | None:
+    try:
+        return _parse_input(text)
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
 
 
 @app.command()
 def check(
-    specs: Annotated[
-        list[str], typer.Argument(help="Spec files, or folders to search for *.yaml.")
-    ],
+    specs: Annotated[list[str], typer.Argument(help="Spec files, or folders to search for specs.")],
     format: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="Output format.")
     ] = CheckFormat.text,
     set_: SetOption = None,
     input: InputOption = None,
     follow_symlinks: FollowOption = False,
+    skip_non_specs: Annotated[
+        bool,
+        typer.Option(
+            "--skip-non-specs",
+            help="Skip files named that are not specs (no top-level `archc:` key), as folders "
+            "do, instead of refusing them: for tools that name every YAML file (pre-commit).",
+        ),
+    ] = False,
 ) -> None:
     """Check specs statically: every shape, parameter and MAC count, and every error.
 
+    A spec is a YAML file with the top-level key `archc:`. A folder is searched for specs,
+    not below hidden folders, node_modules or virtual environments; its other YAML files are
+    skipped and counted.
+
     Example: archc check specs/densenet.yaml --input N,1,H,W
     """
-    from archc.api import check_file, find_specs
-    from archc.diagnostics import ArchcError, render
-    from archc.report import to_github, to_json, to_sarif, to_text
-    from archc.version import __version__
+    from archc.api import check_file, search_specs
+    from archc.diagnostics import ArchcError, Diagnostic, UsageError
 
-    overrides, dims = _overrides(set_), _input(input)
     try:
-        files = find_specs(specs, follow_symlinks)
-        if not files:
-            raise _usage("no *.yaml or *.yml files found in " + ", ".join(specs))
-        results = [check_file(path, overrides, dims) for path in files]
+        try:
+            overrides, dims = _parse_set(set_), _parse_input(input)
+        except ValueError as exc:
+            raise UsageError([Diagnostic("bad-arguments", str(exc), COMMAND_LINE)]) from None
+        found = search_specs(specs, follow_symlinks, skip_non_specs)
+        results = [check_file(path, overrides, dims) for path in found.specs]
     except ArchcError as exc:
-        for diag in exc.diagnostics:
-            typer.echo(render(diag, None), err=True)
+        _fail_check(exc.diagnostics, format.value)
         raise typer.Exit(exc.exit_code) from None
-    renderers = {
-        CheckFormat.text: to_text,
-        CheckFormat.json: lambda r: to_json(r, __version__),
-        CheckFormat.github: to_github,
-        CheckFormat.sarif: lambda r: to_sarif(r, __version__),
-    }
-    typer.echo(renderers[format](results))
+    typer.echo(_check_report(format.value, results, len(found.skipped)))
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_SPEC)
 
 
+def _check_report(format: str, results: list, skipped: int, failures: list = ()) -> str:
+    """`archc check`'s output in `format` (a CheckFormat value)."""
+    from archc.report import to_github, to_json, to_sarif, to_text
+    from archc.version import __version__
+
+    if format == "json":
+        return to_json(results, __version__, skipped, failures)
+    if format == "sarif":
+        return to_sarif(results, __version__, skipped, failures)
+    if format == "github":
+        return to_github(results, skipped, failures)
+    return to_text(results, skipped)
+
+
+def _fail_check(diagnostics: list, format: str) -> None:
+    """Report a check that failed before checking: the diagnostics on stderr and, in a machine
+    format, a document saying so on stdout, so that a CI step reading it gets valid input."""
+    from archc.diagnostics import render
+
+    for diag in diagnostics:
+        located = diag.file != COMMAND_LINE
+        typer.echo(
+            render(diag, None) if located else f"error[{diag.code}]: {diag.message}", err=True
+        )
+    if format != "text":
+        typer.echo(_check_report(format, [], 0, diagnostics))
+
+
 @app.command()
-def ops() -> None:
-    """List every op with its fields and defaults.
+def ops(
+    format: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ReportFormat.text,
+) -> None:
+    """List every op with its fields and defaults, then the structural items.
 
-    Example: archc ops
+    Defaults are written as in a spec (`[1, 1]`, `null`). Structural items (`repeat`, `seq`,
+    the merges, `ref`) shape the network rather than compute.
+
+    Example: archc ops --format json
     """
-    from archc.ops import OPS
+    import json
 
-    for kind, cls in sorted(OPS.items()):
-        typer.echo(f"{kind:18} {cls.summary}")
-        for name, info in cls.model_fields.items():
-            default = "required" if info.is_required() else f"default {info.default!r}"
-            typer.echo(f"    {name:22} {default}")
+    from archc.editor_schema import describe
+    from archc.ops import OPS
+    from archc.report import yaml_value
+    from archc.spec.expand import STRUCTURAL, structural_summary
+
+    def fields(model) -> list[dict]:
+        if model.model_fields.keys() == {"root"}:  # `ref: name` takes a name, not fields
+            return []
+        return [
+            {
+                "name": name,
+                "required": info.is_required(),
+                "default": None if info.is_required() else yaml_value(info.default),
+                "description": describe(info.description),
+            }
+            for name, info in model.model_fields.items()
+        ]
+
+    listing = {
+        "ops": [
+            {"name": name, "summary": cls.summary, "category": cls.category, "fields": fields(cls)}
+            for name, cls in sorted(OPS.items())
+            if name not in STRUCTURAL
+        ],
+        "structural": [
+            {"name": name, "summary": structural_summary(name), "fields": fields(model)}
+            for name, model in STRUCTURAL.items()
+        ],
+    }
+    if format is ReportFormat.json:
+        typer.echo(json.dumps(listing, indent=2))
+        return
+    for title, entries in (("ops", listing["ops"]), ("structural items", listing["structural"])):
+        typer.echo(f"{title}:")
+        for entry in entries:
+            typer.echo(f"  {entry['name']:18} {entry['summary']}")
+            for f in entry["fields"]:
+                default = "required" if f["required"] else f"default {f['default']}"
+                typer.echo(f"      {f['name']:20} {default:18} {f['description']}".rstrip())
 
 
 @app.command()
@@ -174,24 +309,54 @@ def explain(
         typer.echo(listing())
         return
     if code not in CODES:
-        close = nearest(code, list(CODES))
+        close = nearest(code.lower(), list(CODES))
         raise _usage(
             f"no diagnostic code `{code}`" + (f"; did you mean `{close}`?" if close else "")
         )
     typer.echo(long_form(code))
 
 
+SCHEMA_FILE = "archc.schema.json"  # where `archc new` puts the schema, at a repository's root
+
+
 @app.command()
-def schema() -> None:
+def schema(
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help=f"Write the schema to this file, e.g. {SCHEMA_FILE} in your repository, "
+            "instead of printing it.",
+        ),
+    ] = None,
+) -> None:
     """Print the JSON Schema of spec files, for editors and validators.
 
-    Example: archc schema > archc.schema.json
+    Example: archc schema -o archc.schema.json
     """
+    if output is None:
+        typer.echo(_schema_text(), nl=False)
+        return
+    _write_schema(output)
+    typer.echo(f"wrote {output}")
+
+
+def _schema_text() -> str:
     import json
 
     from archc.editor_schema import spec_schema
 
-    typer.echo(json.dumps(spec_schema(), indent=2))
+    return json.dumps(spec_schema(), indent=2) + "\n"
+
+
+def _write_schema(path) -> None:
+    from archc.draw import write_atomic
+
+    try:
+        write_atomic(path, _schema_text())
+    except OSError as exc:
+        raise _usage(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 _TEMPLATE = """\
@@ -227,8 +392,19 @@ def new(
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Where to write (default NAME.yaml).")
     ] = None,
+    schema_path: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help=f"The editor schema the spec's modeline points to (default: {SCHEMA_FILE} at "
+            "the root of the git repository holding the spec, or beside it); written if absent.",
+        ),
+    ] = None,
 ) -> None:
     """Write a new spec from a template that checks.
+
+    Its first line points editors (the YAML language server) to the schema by a relative
+    path inside your repository, so that it works on every machine that clones it.
 
     Example: archc new mynet && archc check mynet.yaml
     """
@@ -239,23 +415,52 @@ def new(
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
         raise _usage(f"`{name}` is not a usable name: use letters, digits, `_` and `-`")
     path = Path(output or f"{name}.yaml")
-    schema_file = Path(__file__).with_name("schema.json")
+    folder = path.resolve().parent
+    schema_file = Path(schema_path) if schema_path else _repository_root(folder) / SCHEMA_FILE
     try:
         with open(path, "x", encoding="utf-8") as handle:  # never overwrite
-            relative = os.path.relpath(schema_file, path.resolve().parent)
+            relative = Path(os.path.relpath(schema_file.resolve(), folder)).as_posix()
             handle.write(_TEMPLATE.format(name=name, schema=relative))
     except FileExistsError:
         raise _usage(f"{path} exists; choose another name or --output") from None
     except OSError as exc:
         raise _usage(f"cannot write {path}: {exc.strerror}") from None
-    typer.echo(f"wrote {path}; check it with: archc check {path}")
+    wrote = f"wrote {path}"
+    if not schema_file.exists():
+        _write_schema(schema_file)
+        shown = os.path.relpath(schema_file)
+        wrote += f" and {shown} (for editors; commit it, refresh with archc schema -o)"
+    typer.echo(f"{wrote}; check it with: archc check {path}")
 
 
-class ReportFormat(str, Enum):
-    """The output formats of export and diff."""
+def _repository_root(folder):
+    """The nearest folder at or above `folder` holding `.git`, else `folder` itself."""
+    return next((p for p in (folder, *folder.parents) if (p / ".git").exists()), folder)
 
-    text = "text"
-    json = "json"
+
+@app.command()
+def lsp() -> None:
+    """Serve the language server over stdin and stdout, for editors.
+
+    Diagnostics on every change, an inlay hint with each layer's output shape and parameters,
+    hovers (shapes, parameters, MACs, receptive field; a field's documentation), completion
+    and go-to-definition. Needs the `lsp` extra (pip install 'archc[lsp]'); editor set-ups are
+    in docs/editor.md.
+
+    Example: archc lsp
+    """
+    try:
+        from archc.lsp.server import serve
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        typer.echo(
+            f"error[missing-dependency]: archc lsp needs {exc.name}, which is not installed\n"
+            "  = help: pip install 'archc[lsp]'",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE) from None
+    serve()
 
 
 class ExportProvider(str, Enum):

@@ -46,6 +46,51 @@ def clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+class Note(str):
+    """A note's text and, where it names a place of its own, that place: the call site of the
+    block an error is in, the `repeat` iteration, another layer with the same fault.
+
+    It is the text the compiler-style rendering prints, so code that reads notes as strings
+    keeps working; the CI formats and the language server also give its location.
+    """
+
+    file: str | None
+    span: Span | None
+
+    def __new__(cls, text: str, file: str | None = None, span: Span | None = None) -> Note:
+        note = super().__new__(cls, text)
+        note.file, note.span = file, span
+        return note
+
+    @classmethod
+    def clipped(cls, note: str, limit: int) -> Note:
+        """`note` as a Note, its text cut to `limit` characters; a plain string is unlocated."""
+        if isinstance(note, Note) and len(note) <= limit:
+            return note
+        return cls(clip(note, limit), getattr(note, "file", None), getattr(note, "span", None))
+
+    def to_json(self, default_file: str) -> dict:
+        """`{"message", "file", "line", "column", "end_line", "end_column"}`; an unlocated
+        note names `default_file` (its diagnostic's) at line and column 0."""
+        return {
+            "message": str(self),
+            "file": self.file or default_file,
+            **_position(self.span),
+        }
+
+
+def _position(span: Span | None) -> dict:
+    """The JSON position of a span: 1-based, the end exclusive; zeros where there is none."""
+    if span is None:
+        return {"line": 0, "column": 0, "end_line": 0, "end_column": 0}
+    return {
+        "line": span.line,
+        "column": span.col,
+        "end_line": span.end_line,
+        "end_column": span.end_col,
+    }
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding in a spec, located at the YAML that causes it."""
@@ -55,7 +100,7 @@ class Diagnostic:
     file: str
     span: Span | None = None
     hint: str | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[Note, ...] = field(default=())  # plain strings become unlocated notes
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -65,8 +110,7 @@ class Diagnostic:
         object.__setattr__(self, "message", clip(self.message, MAX_MESSAGE))
         if self.hint is not None:
             object.__setattr__(self, "hint", clip(self.hint, MAX_MESSAGE))
-        if any(len(note) > MAX_MESSAGE for note in self.notes):
-            object.__setattr__(self, "notes", tuple(clip(n, MAX_MESSAGE) for n in self.notes))
+        object.__setattr__(self, "notes", tuple(Note.clipped(n, MAX_MESSAGE) for n in self.notes))
 
     @property
     def severity(self) -> Severity:
@@ -81,14 +125,18 @@ class Diagnostic:
         return self.span.col if self.span else 0
 
     def to_json(self) -> dict:
+        position = _position(self.span)
         return {
             "severity": self.severity,
             "code": self.code,
             "message": self.message,
             "file": self.file,
-            "line": self.line,
-            "column": self.column,
+            "line": position["line"],
+            "column": position["column"],
             "hint": self.hint,
+            "end_line": position["end_line"],
+            "end_column": position["end_column"],
+            "notes": [note.to_json(self.file) for note in self.notes],
         }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archc.diagnostics import Diagnostic, Span
-from archc.dims import Dim
+from archc.dims import Dim, format_shape
 from archc.ops.base import Op, Shape
 
 
@@ -31,6 +31,16 @@ class Layer:
     @property
     def line(self) -> int:
         return self.span.line
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of the network: its name (`output` unless the spec names its outputs), the
+    value id computing it, and its shape."""
+
+    name: str
+    value: int
+    shape: Shape
 
 
 @dataclass
@@ -83,8 +93,7 @@ class Network:
     file: str
     input: Shape
     layers: list[Layer] = field(default_factory=list)
-    output: int = 0  # the value id of the network's output
-    output_shape: Shape | None = None
+    outputs: list[Output] = field(default_factory=list)  # in declared order
     diagnostics: list[Diagnostic] = field(default_factory=list)
     conditions: list[Condition] = field(default_factory=list)
     groups: dict[str, Group] = field(default_factory=dict)  # by path, in expansion order
@@ -93,6 +102,22 @@ class Network:
     @property
     def ok(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def output(self) -> int:
+        """The value id of the (first) output; 0, the input, when there is none."""
+        return self.outputs[0].value if self.outputs else 0
+
+    @property
+    def output_shape(self) -> Shape | None:
+        """The shape of the (first) output; None when expansion failed before it."""
+        return self.outputs[0].shape if self.outputs else None
+
+    def outputs_text(self) -> str:
+        """The output shape; for named outputs, each with its name: `p3 (N, 64, 80, 80), …`."""
+        if len(self.outputs) == 1 and self.outputs[0].name == "output":
+            return format_shape(self.outputs[0].shape)
+        return ", ".join(f"{o.name} {format_shape(o.shape)}" for o in self.outputs) or "?"
 
     @property
     def params(self) -> int:

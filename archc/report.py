@@ -6,9 +6,14 @@ A `Result` is one spec file's outcome: its network when it loaded, and its diagn
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from archc.diagnostics import Diagnostic, printable, render
+from archc.diagnostics import Diagnostic, Span, printable, render
 from archc.dims import Dim, dim_json, format_shape
 from archc.ir import Network
 
@@ -37,8 +42,30 @@ class Result:
         return sum(d.severity == "warning" for d in self.diagnostics)
 
 
-def _count(value: Dim) -> str:
+def count_text(value: Dim) -> str:
+    """`36,928`; a symbolic count as it is."""
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_RESERVED = {"true", "false", "null", "True", "False", "Null", "TRUE", "FALSE", "NULL", "~"}
+
+
+def yaml_value(value: Any) -> str:
+    """A Python value as YAML writes it in a spec: `[1, 1]`, `null`, `true`, `same`.
+
+    >>> yaml_value((1, 1)), yaml_value(None), yaml_value("row"), yaml_value(0.5)
+    ('[1, 1]', 'null', 'row', '0.5')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
+    if isinstance(value, str) and not (_PLAIN.fullmatch(value) and value not in _RESERVED):
+        return json.dumps(value)
+    return str(value)
 
 
 def per_axis(values: list) -> str:
@@ -46,7 +73,8 @@ def per_axis(values: list) -> str:
     return str(values[0]) if len(set(map(str, values))) == 1 else "×".join(map(str, values))
 
 
-def _rf_text(rf) -> str:
+def rf_text(rf) -> str:
+    """`35 /4`: the receptive field's size and stride, per axis where they differ."""
     if not rf:
         return ""
     found = _rf_json(rf)
@@ -91,6 +119,10 @@ def result_json(result: Result) -> dict:
         "ok": result.ok,
         "input": [dim_json(d) for d in net.input] if net else None,
         "output": [dim_json(d) for d in net.output_shape] if net and net.output_shape else None,
+        "outputs": [
+            {"name": o.name, "shape": [dim_json(d) for d in o.shape]}
+            for o in (net.outputs if net else ())
+        ],
         "params": net.params if net else None,
         "trainable_params": net.params if net else None,
         "buffers": net.buffers if net else None,
@@ -108,8 +140,16 @@ def result_json(result: Result) -> dict:
     return document
 
 
-def to_json(results: list[Result], version: str) -> str:
-    return json.dumps({"archc": version, "results": [result_json(r) for r in results]}, indent=2)
+def to_json(
+    results: list[Result], version: str, skipped: int = 0, failures: list[Diagnostic] = ()
+) -> str:
+    """The JSON document: `results`, the count of other YAML files `skipped`, and, when the
+    command failed before checking (a usage error), `failures` as `diagnostics`."""
+    document = {"archc": version, "results": [result_json(r) for r in results], "skipped": skipped}
+    if failures:
+        document["ok"] = False
+        document["diagnostics"] = [d.to_json() for d in failures]
+    return json.dumps(document, indent=2)
 
 
 # Text -----------------------------------------------------------------------------------------
@@ -124,9 +164,9 @@ def table(net: Network, valid_inputs=None) -> str:
                 printable(layer.path, line_start=True),
                 printable(layer.op.name),
                 format_shape(layer.shape),
-                _count(layer.params) if layer.params else "",
-                _count(layer.macs) if layer.macs else "",
-                _rf_text(net.analysis.receptive_field(index)),
+                count_text(layer.params) if layer.params else "",
+                count_text(layer.macs) if layer.macs else "",
+                rf_text(net.analysis.receptive_field(index)),
                 str(layer.line),
             )
         )
@@ -142,12 +182,12 @@ def table(net: Network, valid_inputs=None) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     header = (
         f"{printable(net.name, line_start=True)}: "
-        f"{printable(format_shape(net.input))} -> {printable(format_shape(net.output_shape))}"
+        f"{printable(format_shape(net.input))} -> {printable(net.outputs_text())}"
     )
     totals = (
-        f"params {_count(net.params)} (buffers {_count(net.buffers)}, "
+        f"params {count_text(net.params)} (buffers {count_text(net.buffers)}, "
         f"fp32 {_bytes(net.params * 4)}, fp16 {_bytes(net.params * 2)})  "
-        f"MACs {_count(net.macs)} at batch 1"
+        f"MACs {count_text(net.macs)} at batch 1"
     )
     memory = net.analysis.memory
     if memory and memory["activations_peak_bytes"] is not None:
@@ -176,25 +216,33 @@ def verdict(result: Result) -> str:
     file = printable(result.file)
     if result.ok:
         extra = f"  {result.warnings} warning(s)" if result.warnings else ""
-        macs = _count(net.macs) if net else "?"
+        macs = count_text(net.macs) if net else "?"
         name = printable(net.name)
-        return f"ok    {file}  {name}  params {_count(net.params)}  MACs {macs}{extra}"
+        return f"ok    {file}  {name}  params {count_text(net.params)}  MACs {macs}{extra}"
     return f"FAIL  {file}  {result.errors} error(s)"
 
 
-def to_text(results: list[Result]) -> str:
+def to_text(results: list[Result], skipped: int = 0) -> str:
+    """The table of a single spec that checks; every diagnostic; the verdict of each spec that
+    fails, or of each of several; the summary line, with the other YAML files `skipped`."""
     parts = []
     if len(results) == 1 and results[0].network is not None and results[0].ok:
         parts.append(table(results[0].network, results[0].valid_inputs))
     for result in results:
         if result.diagnostics:
             parts.append(diagnostics_text(result))
-    if len(results) > 1 or not results[0].ok:
+    if len(results) > 1 or any(not r.ok for r in results):
         parts.append("\n".join(verdict(r) for r in results))
-    failed = sum(not r.ok for r in results)
-    if len(results) > 1:
-        parts.append(f"{len(results)} spec(s) checked: {len(results) - failed} ok, {failed} failed")
+    if len(results) != 1 or skipped:
+        parts.append(summary(results, skipped))
     return "\n\n".join(parts)
+
+
+def summary(results: list[Result], skipped: int) -> str:
+    """`3 spec(s) checked: 2 ok, 1 failed; 4 other YAML file(s) skipped`"""
+    failed = sum(not r.ok for r in results)
+    line = f"{len(results)} spec(s) checked: {len(results) - failed} ok, {failed} failed"
+    return line + (f"; {skipped} other YAML file(s) skipped" if skipped else "")
 
 
 # CI formats -----------------------------------------------------------------------------------
@@ -209,65 +257,124 @@ def _escape(text: str, property_: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
 
 
-def to_github(results: list[Result]) -> str:
-    """GitHub Actions workflow commands, one annotation per diagnostic."""
+def message_lines(d: Diagnostic) -> list[str]:
+    """The message and everything the text rendering adds, each made printable: each note
+    (the call sites of the blocks it is in), then the help."""
+    lines = [d.message, *(f"note: {note}" for note in d.notes)]
+    return [printable(line) for line in lines + ([f"help: {d.hint}"] if d.hint else [])]
+
+
+def to_github(results: list[Result], skipped: int = 0, failures: list[Diagnostic] = ()) -> str:
+    """GitHub Actions workflow commands, one annotation per diagnostic, its notes (the call
+    sites of the blocks it is in) and help in its message; then the summary."""
     lines = []
-    for result in results:
-        for d in result.diagnostics:
-            where = f"file={_escape(d.file, True)}"
-            if d.span:
-                where += f",line={d.line},col={d.column}"
-            message = d.message + (f" (help: {d.hint})" if d.hint else "")
-            title = _escape(f"archc {d.code}", True)
-            lines.append(f"::{d.severity} {where},title={title}::{_escape(message)}")
-    lines.append(f"archc: {len(results)} spec(s), {sum(not r.ok for r in results)} failed")
+    for d in [d for r in results for d in r.diagnostics]:
+        where = f"file={_escape(d.file, True)},"
+        if d.span:
+            where += (
+                f"line={d.span.line},endLine={d.span.end_line},"
+                f"col={d.span.col},endColumn={d.span.end_col},"
+            )
+        lines.append(_annotation(d, where))
+    lines += [_annotation(d, "") for d in failures]  # about the command, not a file
+    lines.append("archc: " + summary(results, skipped))
     return "\n".join(lines)
 
 
-def to_sarif(results: list[Result], version: str) -> str:
-    """SARIF 2.1.0 for code-scanning interfaces."""
+def _annotation(d: Diagnostic, where: str) -> str:
+    title = _escape(f"archc {d.code}", True)
+    # The runner turns `%0A` back into line breaks within the annotation.
+    message = "%0A".join(_escape(line) for line in message_lines(d))
+    return f"::{d.severity} {where}title={title}::{message}"
+
+
+def _artifact(file: str, root: Path) -> dict:
+    """A SARIF artifactLocation: percent-encoded, relative to %SRCROOT% (the folder archc runs
+    in) when the file is inside it, else an absolute file URI."""
+    absolute = Path(os.path.abspath(file))
+    if not absolute.is_relative_to(root):
+        return {"uri": absolute.as_uri()}
+    return {"uri": quote(absolute.relative_to(root).as_posix()), "uriBaseId": "%SRCROOT%"}
+
+
+def _region(span: Span) -> dict:
+    return {
+        "startLine": span.line,
+        "startColumn": span.col,
+        "endLine": span.end_line,
+        "endColumn": span.end_col,
+    }
+
+
+def _sarif_result(d: Diagnostic, root: Path) -> dict:
+    location = {"physicalLocation": {"artifactLocation": _artifact(d.file, root)}}
+    if d.span:
+        location["physicalLocation"]["region"] = _region(d.span)
+    related = []
+    for index, note in enumerate(d.notes):
+        entry = {"id": index, "message": {"text": printable(note)}}
+        if note.file:
+            entry["physicalLocation"] = {"artifactLocation": _artifact(note.file, root)}
+            if note.span:
+                entry["physicalLocation"]["region"] = _region(note.span)
+        related.append(entry)
+    result = {
+        "ruleId": d.code,
+        "level": d.severity,
+        # JSON escapes control characters, but a viewer shows them decoded.
+        "message": {"text": "\n".join(message_lines(d))},
+        "locations": [location],
+    }
+    if related:
+        result["relatedLocations"] = related
+    return result
+
+
+def to_sarif(
+    results: list[Result], version: str, skipped: int = 0, failures: list[Diagnostic] = ()
+) -> str:
+    """SARIF 2.1.0 for code-scanning interfaces; a command that failed before checking (a usage
+    error) is an unsuccessful invocation carrying `failures` as notifications."""
     from archc.codes import CODES
 
-    used = sorted({d.code for r in results for d in r.diagnostics})
-    sarif_results = []
-    for result in results:
-        for d in result.diagnostics:
-            location = {"physicalLocation": {"artifactLocation": {"uri": d.file}}}
-            if d.span:
-                location["physicalLocation"]["region"] = {
-                    "startLine": d.span.line,
-                    "startColumn": d.span.col,
-                    "endLine": d.span.end_line,
-                    "endColumn": d.span.end_col,
-                }
-            sarif_results.append(
-                {
-                    "ruleId": d.code,
-                    "level": d.severity,
-                    # JSON escapes control characters, but a viewer shows them decoded.
-                    "message": {
-                        "text": printable(d.message + (f" (help: {d.hint})" if d.hint else ""))
-                    },
-                    "locations": [location],
-                }
-            )
+    root = Path.cwd()
+    diagnostics = [d for r in results for d in r.diagnostics]
+    used = sorted({d.code for d in diagnostics})
+    run = {
+        "tool": {
+            "driver": {
+                "name": "archc",
+                "version": version,
+                "rules": [
+                    {
+                        "id": code,
+                        "shortDescription": {"text": CODES[code].summary},
+                        "defaultConfiguration": {"level": CODES[code].severity},
+                    }
+                    for code in used
+                ],
+            }
+        },
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri().rstrip("/") + "/"}},
+        "invocations": [
+            {
+                "executionSuccessful": not failures,
+                "toolExecutionNotifications": [
+                    {
+                        "level": "error",
+                        "descriptor": {"id": d.code},
+                        "message": {"text": "\n".join(message_lines(d))},
+                    }
+                    for d in failures
+                ],
+            }
+        ],
+        "results": [_sarif_result(d, root) for d in diagnostics],
+        "properties": {"skipped": skipped},
+    }
     document = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "archc",
-                        "version": version,
-                        "rules": [
-                            {"id": code, "shortDescription": {"text": CODES[code].summary}}
-                            for code in used
-                        ],
-                    }
-                },
-                "results": sarif_results,
-            }
-        ],
+        "runs": [run],
     }
     return json.dumps(document, indent=2)

@@ -41,7 +41,7 @@ import pytest
 import archc
 from archc.api import check_file
 from archc.codes import CODES
-from archc.diagnostics import Diagnostic, Span, render
+from archc.diagnostics import Diagnostic, Note, Span, render
 from archc.report import to_text
 from tests.conftest import ROOT
 
@@ -242,7 +242,9 @@ def test_render_without_location_or_source():
 
 
 def test_json_form_of_a_diagnostic():
-    diag = Diagnostic("wrong-type", "m", "f.yaml", Span(3, 5, 3, 9), hint=None)
+    call = Note("in block `b` called at g.yaml:7:3", "g.yaml", Span(7, 3, 7, 4))
+    notes = (call, "valid for square inputs")  # a plain string is an unlocated note
+    diag = Diagnostic("wrong-type", "m", "f.yaml", Span(3, 5, 3, 9), hint=None, notes=notes)
     assert diag.to_json() == {
         "severity": "error",
         "code": "wrong-type",
@@ -251,7 +253,31 @@ def test_json_form_of_a_diagnostic():
         "line": 3,
         "column": 5,
         "hint": None,
+        "end_line": 3,
+        "end_column": 9,
+        "notes": [
+            {
+                "message": "in block `b` called at g.yaml:7:3",
+                "file": "g.yaml",
+                "line": 7,
+                "column": 3,
+                "end_line": 7,
+                "end_column": 4,
+            },
+            {
+                "message": "valid for square inputs",
+                "file": "f.yaml",
+                "line": 0,
+                "column": 0,
+                "end_line": 0,
+                "end_column": 0,
+            },
+        ],
     }
+    assert render(diag, None).splitlines()[2:] == [
+        "  = note: in block `b` called at g.yaml:7:3",
+        "  = note: valid for square inputs",
+    ]
 
 
 # Typed API errors ---------------------------------------------------------------------------

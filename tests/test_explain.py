@@ -169,3 +169,9 @@ def test_explain_is_plain_text():
     for code in CODES:
         text = explain(code)
         assert not any(ord(c) < 32 and c != "\n" for c in text), code
+
+
+def test_explain_suggests_across_case():
+    code, _, err = invoke("explain", "CHANNEL-MISMATCH")
+    assert code == 2
+    assert "did you mean `channel-mismatch`?" in err

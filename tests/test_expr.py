@@ -295,3 +295,86 @@ def test_parameters_share_one_budget_of_built_items():
     with pytest.raises(ExprError) as info:
         evaluate("len([0] * 10000) + $i", ENV, None, budget.charge)
     assert info.value.code == "too-many-layers"
+
+
+# Float math, comprehensions: RegNet's width rule and EfficientNet's scaling in the spec.
+
+
+def _regnet_widths(w_0: int, w_a: float, w_m: float, depth: int) -> list[int]:
+    """torchvision's BlockParams.from_init_params, the widths part, written with math."""
+    import math
+
+    widths = [w_0 + w_a * j for j in range(depth)]
+    capacity = [round(math.log(w / w_0) / math.log(w_m)) for w in widths]
+    return [round(w_0 * w_m**c / 8) * 8 for c in capacity]
+
+
+@pytest.mark.parametrize(
+    ("w_0", "w_a", "w_m", "depth"),
+    [(24, 36.44, 2.49, 13), (48, 27.89, 2.09, 16), (80, 49.56, 2.88, 23), (232, 115.89, 2.53, 20)],
+)
+def test_regnet_width_rule_is_computable(w_0, w_a, w_m, depth):
+    env = {"w_0": w_0, "w_a": w_a, "w_m": w_m, "depth": depth}
+    text = (
+        "[int(round($w_0 * $w_m ** round(log(($w_0 + $w_a * $j) / $w_0) / log($w_m)) / 8)) * 8"
+        " for $j in range($depth)]"
+    )
+    assert evaluate(text, env) == _regnet_widths(w_0, w_a, w_m, depth)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("log2(8)", 3.0),
+        ("log(8, 2)", 3.0),
+        ("sqrt(16)", 4.0),
+        ("exp(0)", 1.0),
+        ("abs(-3)", 3),
+        ("2.0 ** 0.5 == sqrt(2)", True),
+        ("4 ** 0.5", 2.0),
+        ("range(3)", [0, 1, 2]),
+        ("range(1, 7, 2)", [1, 3, 5]),
+        ("[$d * 2 for $d in $depths if $d > 2]", [12]),
+        ("[[$a, $b] for $a in range(2) for $b in range($a)]", [[1, 0]]),
+        ("[$d for $d in $depths][$i]", 6),
+        ("1.5 / 2", 0.75),
+        ("ceil(in.channels * 1.1 / 8) * 8", 72),
+    ],
+)
+def test_float_math_and_comprehensions(text, expected):
+    assert value(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("log(0)", "must be positive"),
+        ("sqrt(-1)", "must not be negative"),
+        ("(-2.0) ** 0.5", "no real value"),
+        ("2.0 ** 5000", "no finite value"),
+        ("in.channels / 2", "is not integer division"),
+        ("[x for x in range(3)]", "must be a `$name`"),
+        ("[$x for $x in 3]", "not a list"),
+        ("range(10 ** 6)", "more than 10,000"),
+        ("[$a for $a in range(200) for $b in range(200)]", "more than 10,000"),
+    ],
+)
+def test_float_math_refusals_are_clear(text, words):
+    assert words in str(refused(text))
+
+
+def test_comprehension_loop_variables_do_not_leak():
+    assert value("[$growth for $growth in range(2)] + [$growth]") == [0, 1, 32]
+
+
+def test_input_is_the_entering_tensor():
+    entering = {"channels": 8, "height": 7, "width": 9, "features": 9, "rank": 4}
+    assert evaluate("input.channels + in.channels", ENV, INCOMING, None, entering) == 72
+    assert is_expression("input.channels")
+    with pytest.raises(ExprError, match="no tensor"):
+        evaluate("input.channels", ENV, INCOMING)
+
+
+def test_nested_loops_that_keep_nothing_are_bounded():
+    text = "[$a for $a in range(10000) for $b in range(10000) if $b < 0]"
+    assert "loops more than 100,000 times" in str(refused(text))

@@ -330,3 +330,33 @@ def test_html_renders_in_headless_chromium(tmp_path):
     assert len(colors) > 20  # text, boxes in several fills, edges: not a blank page
     assert dark > 0.005 * len(pixels)  # enough dark ink for the title, text and edges
     assert bytes([0xE0, 0xF2, 0xFE]) in colors  # the fill of a collapsed block: the SVG was drawn
+
+
+def _boxes(svg: str) -> dict[str, tuple[float, float]]:
+    """(x, y) of each box of an SVG picture, by its data-path."""
+    root = ET.fromstring(svg)
+    return {
+        rect.get("data-path"): (float(rect.get("x")), float(rect.get("y")))
+        for rect in root.iter(f"{SVG}rect")
+        if rect.get("data-path")
+    }
+
+
+def test_a_split_is_drawn_as_a_fork_and_several_outputs_side_by_side():
+    spec = load_text(
+        """
+archc: 1
+name: fork
+input: [N, 8, 16, 16]
+outputs: [x1, head]
+body:
+  - chunk: {chunks: 2, names: [x1, x2]}
+  - conv2d: {name: head, out_channels: 4, kernel_size: 1}
+""",
+        "t.yaml",
+    )
+    boxes = _boxes(render_svg(check(spec)))
+    assert boxes["x1"][1] == boxes["x2"][1] and boxes["x1"][0] < boxes["x2"][0]
+    assert boxes["head"][1] > boxes["x2"][1]  # the flow goes on from the last part
+    first, second = boxes["output:x1"], boxes["output:head"]
+    assert first[1] == second[1] > boxes["head"][1] and first[0] < second[0]

@@ -71,3 +71,92 @@ body:
     assert [layer.op.name for layer in network.layers] == [
         "conv2d", "relu", "relu", "conv2d", "relu",
     ]  # fmt: skip
+
+
+def test_an_argument_of_a_union_type_takes_each_member():
+    network = check(
+        """
+archc: 1
+name: u
+input: [N, 3, 17, 17]
+blocks:
+  conv:
+    args: {out: int, k: int | list, p: {type: "int | list", default: 0}}
+    body: [conv2d: {out_channels: $out, kernel_size: $k, padding: $p}]
+body:
+  - conv: {out: 4, k: 3}
+  - conv: {out: 4, k: [1, 7], p: [0, 3]}
+  - conv: {out: 4, k: true}
+"""
+    )
+    assert [(d.code, d.line) for d in network.diagnostics] == [("wrong-type", 12)]
+    assert "int | list" in network.diagnostics[0].message
+    assert [layer.shape[2:] for layer in network.layers] == [(15, 15), (15, 15)]
+
+
+def test_an_assertion_fails_with_its_message_at_its_condition():
+    text = """
+archc: 1
+name: a
+input: [N, 3, 8, 8]
+params: {width: 30, groups: 8}
+body:
+  - assert:
+      that: "$width % $groups == 0"
+      message: "width {$width} is not a multiple of {$groups}"
+  - conv2d: {out_channels: $width, kernel_size: 3}
+"""
+    network = check(text)
+    assert [(d.code, d.line, d.message) for d in network.diagnostics] == [
+        ("assertion-failed", 8, "width 30 is not a multiple of 8")
+    ]
+    fine = archc.check(archc.load_text(text, "t.yaml", overrides={"width": 32}))
+    assert fine.ok and [layer.op.name for layer in fine.layers] == ["conv2d"]
+
+
+def test_input_reads_the_block_input_and_in_the_current_item():
+    network = check(
+        """
+archc: 1
+name: mb
+input: [N, 8, 6, 6]
+blocks:
+  mbconv:
+    args: {out: int, expand: {type: int, default: "input.channels * 4"}}
+    body:
+      - add:
+          if: "$out == input.channels"
+          branches:
+            main:
+              - conv2d: {out_channels: $expand, kernel_size: 1}
+              - conv2d: {out_channels: "input.channels + in.channels", kernel_size: 1}
+              - conv2d: {out_channels: $out, kernel_size: 1}
+            skip: []
+body:
+  - mbconv: {out: 8}
+"""
+    )
+    assert network.ok, network.diagnostics
+    assert [layer.shape[1] for layer in network.layers] == [32, 40, 8, 8]  # 8 + 32, then add
+
+
+def test_in_where_the_block_input_was_meant_is_a_warning():
+    network = check(
+        """
+archc: 1
+name: mb
+input: [N, 8, 6, 6]
+blocks:
+  expand:
+    args: {out: int}
+    body:
+      - conv2d: {out_channels: $out, kernel_size: 1}
+      - relu: {if: "$out == in.channels"}
+      - sigmoid: {if: "$out != in.channels * 4"}
+body:
+  - expand: {out: 16}
+"""
+    )
+    assert network.ok
+    found = [(d.code, d.line) for d in network.diagnostics]
+    assert found == [("in-not-block-input", 10)]  # the sigmoid's condition agrees either way

@@ -164,3 +164,19 @@ def test_vgg_listing_reports_each_independent_mistake_once():
     assert result.diagnostics[2].notes == (
         f"in block `double` called at {SPECS / 'seed-listings' / 'vgg_listing.yaml'}:40:5",
     )
+
+
+def test_regnetx32_takes_the_books_state_dict_and_computes_its_output():
+    # The spec names its modules as the book's AnyNet does (stem, stage1.0.conv1, head.2), so
+    # the book's weights load strictly, and both networks compute the same logits.
+    torch.manual_seed(0)
+    reference = seed_nets.regnetx32().eval()
+    for module in reference.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    model = archc.build(archc.load(SPECS / "regnet.yaml")).eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 1, 96, 96)
+    with torch.no_grad():
+        assert torch.allclose(model(x), reference(x), atol=1e-5, rtol=1e-5)

@@ -92,6 +92,7 @@ EXPECTED = {
     "googlenet": [[1, None, 1]],
     "resnet18": [[1, None, 1]],
     "densenet": [[29, None, 1]],
+    "regnet": [[1, None, 1]],
 }
 
 

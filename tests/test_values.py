@@ -164,4 +164,4 @@ def test_set_with_bytes_that_are_not_utf8_is_a_usage_error():
     err = result.stderr.decode("utf-8", "replace")
     assert result.returncode == 2, err
     assert "Traceback" not in err
-    assert err.startswith("error: --set")
+    assert err.startswith("error[bad-arguments]: --set")

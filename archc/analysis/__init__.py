@@ -14,6 +14,7 @@ def analyze(network: Network, reexpand: Callable[[list], Network] | None = None)
     and, when a concrete input fails, the input sizes that would work (which needs
     `reexpand`: the same spec expanded at other input dims)."""
     from archc.analysis.memory import memory_usage
+    from archc.analysis.reach import unused_layers
     from archc.analysis.receptive_field import receptive_fields
     from archc.analysis.valid_inputs import valid_input_sets
     from archc.analysis.warnings import add_warnings
@@ -24,3 +25,5 @@ def analyze(network: Network, reexpand: Callable[[list], Network] | None = None)
         record.receptive_fields = receptive_fields(network)
     record.memory = memory_usage(network)
     add_warnings(network, reexpand)
+    if network.ok and network.outputs:
+        network.diagnostics.extend(unused_layers(network))

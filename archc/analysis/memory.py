@@ -36,7 +36,8 @@ def activation_peak(network: Network) -> tuple[int, str] | None:
     for index, layer in enumerate(network.layers, start=1):
         for value in layer.inputs:
             last_use[value] = index
-    last_use[network.output] = len(network.layers) + 1
+    for output in network.outputs:
+        last_use[output.value] = len(network.layers) + 1
     live = {0: sizes[0]}
     peak, where = sizes[0], "input"
     for index, layer in enumerate(network.layers, start=1):

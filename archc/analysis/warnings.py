@@ -29,7 +29,7 @@ from archc.analysis.valid_inputs import (
     spatial_symbols,
     valid_input_sets,
 )
-from archc.diagnostics import Diagnostic
+from archc.diagnostics import Diagnostic, Note
 from archc.dims import Sym
 from archc.ir import Network
 from archc.ops.merge import Merge
@@ -116,7 +116,10 @@ def _lossy(network: Network, reexpand: Reexpand | None) -> None:
     if not found:
         return
     (layer, text), rest = found[0], found[1:]
-    notes = tuple(f"`{other.op.name}` at `{other.path}` drops {what}" for other, what in rest)
+    notes = tuple(
+        Note(f"`{other.op.name}` at `{other.path}` drops {what}", other.file, other.span)
+        for other, what in rest
+    )
     network.diagnostics.append(
         Diagnostic(
             "lossy-downsampling",

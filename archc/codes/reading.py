@@ -40,6 +40,37 @@ CODES: list[Code] = [
         ),
     ),
     Code(
+        "not-a-spec",
+        "A YAML file named on the command line is not a spec, or a folder holds no spec.",
+        kind="usage",
+        explanation="""A spec is a YAML document whose top level has the `archc:` key (the format
+        version). In a folder, `archc check` checks the specs and skips every other YAML file
+        (workflows, configuration), counting them in its summary; it never descends into hidden
+        folders, `node_modules` or virtual environments. A file named on the command line must
+        be a spec, and a folder must hold at least one: otherwise archc exits 2. Add `archc: 1`
+        at the top of a spec; pass `--skip-non-specs` where files are named for you (the
+        pre-commit hook does).""",
+        example=CommandExample(
+            "archc check .github/workflows/ci.yml",
+            "archc check --skip-non-specs .github/workflows/ci.yml specs/lenet.yaml",
+        ),
+    ),
+    Code(
+        "bad-arguments",
+        "The command line is malformed: an unknown option, a missing argument, a bad value.",
+        kind="usage",
+        explanation="""The command line itself is wrong: an option archc does not have, a missing
+        argument, or a value that does not parse, such as `--input 1,3,x` (dims are integers or
+        names) or `--set depth` (overrides are NAME=VALUE). Nothing is checked; archc exits 2,
+        and with `--format json` or `--format sarif` it still prints a document reporting the
+        error, so that a CI step reading the output gets valid input. `archc COMMAND --help`
+        lists the options.""",
+        example=CommandExample(
+            "archc check specs/lenet.yaml --input 1,3,x",
+            "archc check specs/lenet.yaml --input 1,1,28,28",
+        ),
+    ),
+    Code(
         "file-too-large",
         "The spec file is larger than the size limit.",
         explanation="""The spec file is over 512 KiB (524,288 bytes), and is refused from its

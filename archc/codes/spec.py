@@ -288,6 +288,32 @@ CODES: list[Code] = [
         ),
     ),
     Code(
+        "assertion-failed",
+        "An `assert:` item's condition does not hold.",
+        explanation="""A spec states what must hold with an `assert:` item — `that:` an
+        expression giving true or false, and a `message:` whose `{expression}` parts are
+        evaluated. The condition is false for these parameters (or this input), so the spec
+        refuses them with its own message. Change the parameters, or the spec if the assertion
+        is wrong.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 3, 32, 32]
+                params: {width: 30, groups: 8}
+                body:
+                  - assert:
+                      that: "$width % $groups == 0"
+                      message: "width {$width} is not a multiple of {$groups}"
+                  - conv2d: {out_channels: $width, kernel_size: 3, groups: 1}
+                """
+            ),
+            "width: 30",
+            "width: 32",
+        ),
+    ),
+    Code(
         "duplicate-name",
         "Two siblings have the same name, so their paths would collide.",
         explanation="""Two sibling items have the same `name`. A layer's path (the names of the

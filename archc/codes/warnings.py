@@ -12,6 +12,62 @@ STAGE = 4
 
 CODES: list[Code] = [
     Code(
+        "in-not-block-input",
+        "An `if:` inside a block reads `in.`, which is not the block's input here.",
+        severity="warning",
+        explanation="""A warning: inside a block, `in` is the tensor entering the current item,
+        which after the block's first layers is no longer the tensor entering the block. This
+        `if:` reads `in.` and would decide otherwise had it read the block's input (`input.`),
+        so the block's input was probably meant — as in a residual that should exist when the
+        block keeps its width: `if: $out == in.channels` written after the expanding
+        convolution is always true. Write `input.channels` for the block's input, or move the
+        condition where `in` is what you mean.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 8, 16, 16]
+                blocks:
+                  expand:
+                    args: {out: int}
+                    body:
+                      - conv2d: {out_channels: $out, kernel_size: 1}
+                      - relu: {if: "$out == in.channels"}
+                body:
+                  - expand: {out: 16}
+                """
+            ),
+            "$out == in.channels",
+            "$out == input.channels",
+        ),
+    ),
+    Code(
+        "unused-layer",
+        "A layer's result reaches no output of the network.",
+        severity="warning",
+        explanation="""A warning: no output of the network depends on this layer, nor on the
+        layers after it up to the next one in use. They are still built (their parameters are in
+        the model's `state_dict` and in every count), but the exported graph drops their
+        computation. Usually a head was meant to be an output: name it under `outputs:`, or
+        remove the layers.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 3, 8, 8]
+                outputs: [features]
+                body:
+                  - conv2d: {name: features, out_channels: 4, kernel_size: 3}
+                  - conv2d: {name: head, out_channels: 2, kernel_size: 1}
+                """
+            ),
+            "outputs: [features]",
+            "outputs: [features, head]",
+        ),
+    ),
+    Code(
         "lossy-downsampling",
         "A pooling or strided convolution drops rows or columns of its input.",
         severity="warning",

@@ -117,9 +117,10 @@ def _leaf(node: Node) -> bool:
     return node.kind in ("layer", "collapsed", "io")
 
 
-def layer_box(canvas: Canvas, node: Node) -> Box:
+def layer_box(canvas: Canvas, node: Node, label: str | None = None) -> Box:
     layer = node.layer
-    w = max(72.0, text_width(node.label) + 20)
+    label = label or node.label
+    w = max(72.0, text_width(label) + 20)
     category = layer.op.category
     fields = layer.op.model_dump(exclude_defaults=True)
     tip = "\n".join(
@@ -134,7 +135,7 @@ def layer_box(canvas: Canvas, node: Node) -> Box:
 
     def emit(x: float, y: float) -> None:
         canvas.rect(x, y, w, LAYER_H, f"box layer op-{category}", tip, layer.path)
-        canvas.text(x + w / 2, y + 17, node.label, anchor="middle")
+        canvas.text(x + w / 2, y + 17, label, anchor="middle")
         canvas.anchors[node.exit] = (x + w, y + LAYER_H / 2)
         if layer.inputs[0] != node.incoming:
             canvas.refs.append((layer.inputs[0], x + w / 2, y))
@@ -284,6 +285,29 @@ def merge(canvas: Canvas, node: Node) -> Box:
     return Box(w, h, shift + axis, emit)
 
 
+def fork(canvas: Canvas, node: Node) -> Box:
+    """The parts of a `chunk`/`split`, side by side under a fan-out from their input; the flow
+    goes on from the last part, the others are read by `ref` edges from their boxes."""
+    boxes = [
+        layer_box(canvas, part, f"{part.path.rpartition('.')[2]} · {part.label}")
+        for part in node.children
+    ]
+    axes, x = [], 0.0
+    for box in boxes:
+        axes.append(x + box.ax)
+        x += box.w + BRANCH_GAP
+    ax = axes[-1]
+
+    def emit(x: float, y: float) -> None:
+        canvas.line(x + axes[0], y + STUB, x + ax, y + STUB)
+        canvas.line(x + ax, y, x + ax, y + STUB)
+        for box, column in zip(boxes, axes):
+            canvas.line(x + column, y + STUB, x + column, y + 2 * STUB, arrow=True)
+            box.emit(x + column - box.ax, y + 2 * STUB)
+
+    return Box(x - BRANCH_GAP, 2 * STUB + max(b.h for b in boxes), ax, emit)
+
+
 def _fed(branch: Node, merge: Node) -> bool:
     """Whether a branch starts from the merge's input (not from a `ref`)."""
     return branch.entry == merge.incoming
@@ -296,10 +320,15 @@ def item(canvas: Canvas, node: Node) -> Box:
         return collapsed_box(canvas, node)
     if node.kind == "merge":
         return merge(canvas, node)
+    if node.kind == "fork":
+        return fork(canvas, node)
     return frame(canvas, node)
 
 
 # The picture ---------------------------------------------------------------------------------
+
+
+OUTPUT_GAP = 12  # between the pills of several outputs
 
 
 def pill(canvas: Canvas, label: str, value: int | None) -> Box:
@@ -324,15 +353,16 @@ def render_svg(network: Network, collapse: bool = True, prefix: str = "") -> str
     """
     root = build_tree(network, collapse)
     canvas = Canvas(network, prefix)
-    start, end = Node("input", "input", "input"), Node("output", "output", "output")
+    start = Node("input", "input", "input")
+    start.kind, start.incoming = "io", 0
+    last = root.children[-1].exit if root.children else 0
+    end, end_box = outputs(canvas, network, last)
     nodes = [start, *root.children, end]
-    boxes = [pill(canvas, "input", 0), *(item(canvas, n) for n in root.children)]
-    boxes.append(pill(canvas, "output", None))
-    _pseudo(start, end, network)
+    boxes = [pill(canvas, "input", 0), *(item(canvas, n) for n in root.children), end_box]
     body = sequence(canvas, nodes, boxes)
     title = network.name
     summary = (
-        f"{format_shape(network.input)} → {format_shape(network.output_shape or ())}  ·  "
+        f"{format_shape(network.input)} → {network.outputs_text()}  ·  "
         f"{_count(network.params)} params"
     )
     if isinstance(network.macs, int):  # a symbolic count is too long for a title line
@@ -364,10 +394,30 @@ def render_svg(network: Network, collapse: bool = True, prefix: str = "") -> str
     return "\n".join([*top, *canvas.parts, "</svg>"]) + "\n"
 
 
-def _pseudo(start: Node, end: Node, network: Network) -> None:
-    """Make the input and output pills behave as items writing value 0 and reading the output."""
-    start.kind = end.kind = "io"
-    start.incoming, end.incoming = 0, network.output
+def outputs(canvas: Canvas, network: Network, last: int) -> tuple[Node, Box]:
+    """The output pills, side by side, each named; the one reading the last item's value is
+    joined to it directly, the others by `ref` lanes from the layers they read."""
+    named = [(o.name if len(network.outputs) > 1 else "output", o.value) for o in network.outputs]
+    named = named or [("output", last)]
+    widths = [text_width(label) + 24 for label, _ in named]
+    starts = [sum(widths[:k]) + OUTPUT_GAP * k for k in range(len(named))]
+    direct = next((k for k, (_, value) in enumerate(named) if value == last), None)
+    node = Node("output", "output", "output")
+    node.kind, node.incoming = "io", last if direct is not None else -1
+
+    def emit(x: float, y: float) -> None:
+        for k, ((label, value), w) in enumerate(zip(named, widths)):
+            px = x + starts[k]
+            title, path = (
+                (label, label) if label == "output" else (f"output {label}", f"output:{label}")
+            )
+            canvas.rect(px, y, w, MERGE_H, "box io", title, path, rx=11)
+            canvas.text(px + w / 2, y + 15, label, anchor="middle")
+            if k != direct:
+                canvas.refs.append((value, px + w / 2, y))
+
+    ax = starts[direct] + widths[direct] / 2 if direct is not None else widths[0] / 2
+    return node, Box(starts[-1] + widths[-1], MERGE_H, ax, emit)
 
 
 def _draw_refs(canvas: Canvas, lane_x: float) -> int:

@@ -22,7 +22,7 @@ from archc.ops.merge import Merge
 
 @dataclass
 class Node:
-    kind: str  # "layer", "seq", "block", "merge", "branch" or "root"
+    kind: str  # "layer", "seq", "block", "merge", "fork", "branch" or "root"
     path: str
     label: str
     layer: Layer | None = None  # the op of a layer node, the merge layer of a merge node
@@ -37,7 +37,7 @@ class Node:
         """The value this item writes: layer i writes value i + 1."""
         if self.kind in ("layer", "merge"):
             return self.index + 1
-        return self.children[-1].exit if self.children else self.incoming
+        return self.children[-1].exit if self.children else self.incoming  # a fork: its last part
 
     @property
     def entry(self) -> int:
@@ -124,6 +124,7 @@ def build_tree(network: Network, collapse: bool = False) -> Node:
             attach(Node("layer", layer.path, op_label(layer), layer, index))
     _finish(root, branch_of)
     _order(root)
+    _forks(root)
     _flow(root, 0)
     if collapse:
         _collapse(root)
@@ -170,6 +171,31 @@ def _slots(merge: Node, named: list[Node]) -> list[Node]:
     return slots
 
 
+def _forks(node: Node) -> None:
+    """Gather the parts of one `chunk`/`split` item (consecutive layers written at one place,
+    reading one value) into a fork node, drawn as parts side by side."""
+    grouped: list[Node] = []
+    for child in node.children:
+        previous = grouped[-1] if grouped else None
+        if child.kind == "layer" and getattr(child.layer.op, "splits", False):
+            parts = previous.children if previous and previous.kind == "fork" else None
+            first = parts[0].layer if parts else None
+            if first and (first.span, first.inputs) == (child.layer.span, child.layer.inputs):
+                parts.append(child)
+                continue
+            fork = Node("fork", child.path, child.layer.op.name, first=child.first)
+            fork.children.append(child)
+            grouped.append(fork)
+            continue
+        grouped.append(child)
+    node.children = [
+        c.children[0] if c.kind == "fork" and len(c.children) == 1 else c for c in grouped
+    ]
+    for child in [*node.children, *node.branches]:
+        if child.kind != "fork":
+            _forks(child)
+
+
 def _order(node: Node) -> None:
     node.children.sort(key=lambda c: c.first)
     for child in [*node.children, *node.branches]:
@@ -185,7 +211,8 @@ def _flow(node: Node, incoming: int) -> None:
         _flow(branch, incoming)
     for child in node.children:
         _flow(child, incoming)
-        incoming = child.exit
+        if node.kind != "fork":  # a fork's parts all read what flows into it
+            incoming = child.exit
 
 
 def _collapse(node: Node) -> None:

@@ -94,7 +94,8 @@ class ArchcNetwork(_Container):
         super().__init__()
         self.spec_name = network.name
         self._by_path: dict[str, nn.Module] = {}
-        self._output = network.output
+        self._outputs = tuple(output.value for output in network.outputs)
+        self.output_names = tuple(output.name for output in network.outputs)
         self._items: list[Step | Call] = []
         last_read = _last_reads(network)
         open_calls: list[tuple[str, list[Step | Call]]] = [("", self._items)]
@@ -129,10 +130,13 @@ class ArchcNetwork(_Container):
         """The module of the layer at `path` (a `Scope` for a merge)."""
         return self._by_path[path]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, *input[1:]) -> (N, *output[1:])
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """(N, *input[1:]) -> (N, *output[1:]); a tuple, in declared order, for several."""
         values = {0: x}
         _run(self, values, self._items)
-        return values[self._output]
+        if len(self._outputs) == 1:
+            return values[self._outputs[0]]
+        return tuple(values[value] for value in self._outputs)
 
     def values(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """Every value of a forward pass by id (0 the input, i + 1 layer i's output), kept."""
@@ -152,12 +156,13 @@ class _KeepAll(dict):
 
 
 def _last_reads(network: Network) -> dict[int, int]:
-    """For each value id but the output, the index of the last layer that reads it."""
+    """For each value id but the outputs, the index of the last layer that reads it."""
     last = {value: max(value - 1, 0) for value in range(len(network.layers) + 1)}
     for index, layer in enumerate(network.layers):
         for value in layer.inputs:
             last[value] = max(last[value], index)
-    last.pop(network.output, None)
+    for output in network.outputs:
+        last.pop(output.value, None)
     return last
 
 

@@ -52,7 +52,8 @@ class ExportResult:
     exporter: str
     name: str
     input: list[int | str]
-    output: list[int | str]
+    output: list[int | str]  # the first output's shape
+    outputs: list[dict[str, Any]]  # every output: {"name", "shape"}, in declared order
     dynamic_batch: bool
     verified: bool
     providers: list[str] = field(default_factory=list)
@@ -201,6 +202,9 @@ def export_onnx(
             name=network.name,
             input=[dim_json(d) for d in network.input],
             output=[dim_json(d) for d in network.output_shape],
+            outputs=[
+                {"name": o.name, "shape": [dim_json(d) for d in o.shape]} for o in network.outputs
+            ],
             dynamic_batch=batch_name is not None,
             verified=verify,
         )

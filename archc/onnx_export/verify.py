@@ -61,7 +61,8 @@ def check_graph(proto: Any, network: Network, file: Path, external: bool) -> int
             last_output[path] = node.output[0]
     compared = 0
     pairs = [(layer.path, layer.shape, last_output.get(layer.key)) for layer in network.layers]
-    pairs.append(("the output", network.output_shape, inferred.graph.output[0].name))
+    for output, value in zip(network.outputs, inferred.graph.output, strict=True):
+        pairs.append((f"the output `{output.name}`", output.shape, value.name))
     for what, static, value in pairs:
         if value is None or value not in shapes:
             continue  # folded into its neighbour (batch norm, dropout, identity)
@@ -170,7 +171,7 @@ def compare_runtimes(
     inputs = [rng.standard_normal((batch, *spatial), dtype=np.float32) for batch in batch_sizes]
     model.eval()
     with torch.inference_mode():
-        expected = [model(torch.from_numpy(x)).numpy() for x in inputs]
+        expected = [_as_tuple(model(torch.from_numpy(x))) for x in inputs]
 
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -187,26 +188,34 @@ def compare_runtimes(
         raise _no_cuda(network.file, f"ONNX Runtime fell back to {used[0]}")
     atol, rtol = TOLERANCE.get(used[0], TOLERANCE[_NAMES["cuda"]])
     worst, tolerance = 0.0, atol
-    for x, reference in zip(inputs, expected):
+    names = [output.name for output in network.outputs]
+    for x, references in zip(inputs, expected):
         try:
-            (got,) = session.run(["output"], {"input": x})
+            results = session.run(names, {"input": x})
         except Exception as exc:  # ONNX Runtime raises its own exception types
             message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
             raise VerificationFailed(
                 f"ONNX Runtime cannot run the exported graph at batch {x.shape[0]}: {message}"
             ) from None
-        want = (x.shape[0], *(int(d) for d in network.output_shape[1:]))
-        if got.shape != want:
-            raise VerificationFailed(
-                f"ONNX Runtime's output at batch {x.shape[0]} has shape {got.shape}, "
-                f"expected {want}"
-            )
-        diff = float(np.max(np.abs(got.astype(np.float64) - reference))) if got.size else 0.0
-        limit = atol + rtol * float(np.max(np.abs(reference), initial=0.0))
-        if not diff <= limit:  # NaN fails too
-            raise VerificationFailed(
-                f"ONNX Runtime ({used[0]}) and PyTorch differ by {diff:.3g} at batch "
-                f"{x.shape[0]}, beyond the tolerance {limit:.3g}"
-            )
-        worst, tolerance = max(worst, diff), max(tolerance, limit)
+        for output, got, reference in zip(network.outputs, results, references, strict=True):
+            what = f"output `{output.name}`" if len(names) > 1 else "output"
+            want = (x.shape[0], *(int(d) for d in output.shape[1:]))
+            if got.shape != want:
+                raise VerificationFailed(
+                    f"ONNX Runtime's {what} at batch {x.shape[0]} has shape {got.shape}, "
+                    f"expected {want}"
+                )
+            diff = float(np.max(np.abs(got.astype(np.float64) - reference))) if got.size else 0.0
+            limit = atol + rtol * float(np.max(np.abs(reference), initial=0.0))
+            if not diff <= limit:  # NaN fails too
+                raise VerificationFailed(
+                    f"ONNX Runtime ({used[0]}) and PyTorch differ by {diff:.3g} on the {what} "
+                    f"at batch {x.shape[0]}, beyond the tolerance {limit:.3g}"
+                )
+            worst, tolerance = max(worst, diff), max(tolerance, limit)
     return RunReport(used, worst, tolerance, batch_sizes)
+
+
+def _as_tuple(result: Any) -> tuple:
+    """A model's outputs as a tuple of numpy arrays: one output is a tensor, several a tuple."""
+    return tuple(t.numpy() for t in (result if isinstance(result, tuple) else (result,)))

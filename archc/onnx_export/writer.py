@@ -80,9 +80,10 @@ def run_exporter(
     import onnx
     import torch
 
-    common = dict(input_names=["input"], output_names=["output"], opset_version=opset)
+    outputs = list(model.output_names)
+    common = dict(input_names=["input"], output_names=outputs, opset_version=opset)
     if exporter == "torchscript":
-        axes = {"input": {0: batch_name}, "output": {0: batch_name}} if batch_name else None
+        axes = {name: {0: batch_name} for name in ["input", *outputs]} if batch_name else None
         weights = sum(p.numel() * p.element_size() for p in model.parameters())
         if weights < PROTOBUF_LIMIT // 2:
             buffer = io.BytesIO()

@@ -118,7 +118,9 @@ class Op(BaseModel):
 
     # defer_build: an op's validator is compiled on first use, so start-up pays only for the
     # ops a spec uses.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, defer_build=True, use_attribute_docstrings=True
+    )
 
     name: ClassVar[str]  # the one name: spec keyword, tables, JSON, ONNX doc strings, drawings
     summary: ClassVar[str]

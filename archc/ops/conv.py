@@ -58,13 +58,25 @@ class Conv2d(Op):
     )
 
     out_channels: PositiveInt
+    """number of output channels: kernels, each over all input channels of its group."""
     kernel_size: Pair
+    """the window, `k` or `[kh, kw]`."""
     stride: Pair = (1, 1)
+    """the step between windows, `s` or `[sh, sw]`."""
     padding: Padding = (0, 0)
+    """zeros added on each side, `p` or `[ph, pw]`; `same` keeps the size (stride 1 only), `valid`
+    adds none.
+    """
     dilation: Pair = (1, 1)
+    """spacing between the window's taps: a 3×3 window at dilation 2 spans 5."""
     groups: PositiveInt = 1
+    """channel groups convolved separately: `groups: in.channels` makes a depthwise convolution."""
     bias: bool = True
+    """add a learnable bias per output channel."""
     in_channels: PositiveInt | None = None
+    """the input channels, as a check only: inferred from the incoming shape, an error where they
+    differ.
+    """
 
     def pads(self) -> tuple[int, int]:
         """Symmetric padding per axis (for `same`, the left/top part; PyTorch adds the rest)."""
@@ -156,14 +168,27 @@ class ConvTranspose2d(Op):
     )
 
     out_channels: PositiveInt
+    """number of output channels."""
     kernel_size: Pair
+    """the window, `k` or `[kh, kw]`."""
     stride: Pair = (1, 1)
+    """the upsampling step, `s` or `[sh, sw]`."""
     padding: NonNegativePair = (0, 0)
+    """`dilation * (kernel_size - 1) - padding` zeros added on each side of the input, as
+    nn.ConvTranspose2d.
+    """
     output_padding: NonNegativePair = (0, 0)
+    """extra size added on one side of the output, to pick among the sizes a stride allows."""
     dilation: Pair = (1, 1)
+    """spacing between the window's taps."""
     groups: PositiveInt = 1
+    """channel groups convolved separately."""
     bias: bool = True
+    """add a learnable bias per output channel."""
     in_channels: PositiveInt | None = None
+    """the input channels, as a check only: inferred from the incoming shape, an error where they
+    differ.
+    """
 
     def infer(self, x: Shape) -> Shape:
         check_width(self.in_channels, x, "in_channels")

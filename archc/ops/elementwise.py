@@ -61,6 +61,7 @@ class LeakyReLU(_Elementwise):
     )
 
     negative_slope: float = 0.01
+    """the slope for negative inputs."""
 
 
 @register
@@ -76,6 +77,7 @@ class GELU(_Elementwise):
     )
 
     approximate: Literal["none", "tanh"] = "none"
+    """`none` for the exact erf form, `tanh` for the tanh approximation."""
 
 
 @register
@@ -94,6 +96,7 @@ class Softmax(_Elementwise):
     )
 
     dim: int = 1
+    """the dim normalized to sum 1 (1: the channels)."""
 
     def infer(self, x: Shape) -> Shape:
         if not -len(x) <= self.dim < len(x):
@@ -122,3 +125,4 @@ class Dropout(_Elementwise):
     examples: ClassVar[tuple[Example, ...]] = (*_EXAMPLES, Example((1, 8), {"p": 0.1}))
 
     p: Annotated[float, Field(ge=0, lt=1)] = 0.5
+    """the probability of zeroing an element in training; identity at inference."""

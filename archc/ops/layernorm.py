@@ -28,10 +28,16 @@ from archc.ops.base import (
 class _LayerNorm(Op):
     category: ClassVar[str] = "norm"
 
-    normalized_shape: PositiveInt | None = None  # the normalized width, if stated
+    normalized_shape: PositiveInt | None = None
+    """the width normalized, as a check only: inferred from the incoming shape, an error where it
+    differs.
+    """
     eps: Annotated[float, Field(gt=0)] = 1e-5
+    """added to the variance, for numerical stability."""
     elementwise_affine: bool = True
+    """learn a per-element scale (and, with `bias`, shift)."""
     bias: bool = True
+    """learn a per-element shift too (with `elementwise_affine`)."""
 
     axis: ClassVar[int]  # the normalized dim
 

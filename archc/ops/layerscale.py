@@ -34,7 +34,11 @@ class LayerScale(Op):
     )
 
     init_values: float = 1e-6
+    """the starting value of every scale."""
     num_features: PositiveInt | None = None
+    """the channels scaled, as a check only: inferred from the incoming shape, an error where they
+    differ.
+    """
 
     def infer(self, x: Shape) -> Shape:
         check_width(self.num_features, x, "num_features")

@@ -24,7 +24,9 @@ class Flatten(Op):
     )
 
     start_dim: int = 1
+    """the first dim flattened (1 keeps the batch)."""
     end_dim: int = -1
+    """the last dim flattened (-1: the last)."""
 
     def infer(self, x: Shape) -> Shape:
         start, end = (d + len(x) if d < 0 else d for d in (self.start_dim, self.end_dim))
@@ -86,8 +88,13 @@ class Linear(Op):
     )
 
     out_features: PositiveInt
+    """number of output features."""
     bias: bool = True
+    """add a learnable bias per output feature."""
     in_features: PositiveInt | None = None
+    """the input features, as a check only: inferred from the incoming shape, an error where they
+    differ.
+    """
 
     def infer(self, x: Shape) -> Shape:
         if len(x) < 2:

@@ -23,10 +23,17 @@ class _BatchNorm(Op):
     category: ClassVar[str] = "norm"
 
     num_features: PositiveInt | None = None
+    """the channels normalized, as a check only: inferred from the incoming shape, an error where
+    they differ.
+    """
     eps: Annotated[float, Field(gt=0)] = 1e-5
+    """added to the variance, for numerical stability."""
     momentum: Annotated[float, Field(ge=0, le=1)] = 0.1
+    """the weight of each batch in the running statistics."""
     affine: bool = True
+    """learn a per-channel scale and shift."""
     track_running_stats: bool = True
+    """keep running mean and variance (buffers) for inference."""
 
     def infer(self, x: Shape) -> Shape:
         check_width(self.num_features, x, "num_features")

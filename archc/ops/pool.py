@@ -24,9 +24,13 @@ class _Pool(Op):
     ranks: ClassVar[tuple[int, ...]] = (4,)
 
     kernel_size: Pair
+    """the window, `k` or `[kh, kw]`."""
     stride: Pair | None = None
+    """the step between windows, `s` or `[sh, sw]`; default: the kernel size."""
     padding: NonNegativePair = (0, 0)
+    """padding on each side, `p` or `[ph, pw]`, at most half the kernel."""
     ceil_mode: bool = False
+    """round the output size up, so that a last partial window counts."""
 
     dilation_: ClassVar[tuple[int, int]] = (1, 1)
 
@@ -80,6 +84,7 @@ class MaxPool2d(_Pool):
     )
 
     dilation: Pair = (1, 1)
+    """spacing between the window's taps."""
 
     def dilations(self) -> tuple[int, int]:
         return self.dilation
@@ -108,6 +113,7 @@ class AvgPool2d(_Pool):
     )
 
     count_include_pad: bool = True
+    """count padded zeros in each average."""
 
     def lower(self, x: Shape):
         import torch.nn as nn
@@ -131,6 +137,7 @@ class AdaptiveAvgPool2d(Op):
     )
 
     output_size: Pair
+    """the output size, `s` or `[h, w]`, whatever the input size."""
 
     def infer(self, x: Shape) -> Shape:
         return (*x[:2], *self.output_size)
@@ -184,7 +191,9 @@ class Upsample(Op):
     )
 
     scale_factor: Pair
+    """the integer factor, `f` or `[fh, fw]`, by which height and width grow."""
     mode: Literal["nearest", "bilinear"] = "nearest"
+    """`nearest` repeats values, `bilinear` interpolates."""
 
     def infer(self, x: Shape) -> Shape:
         return (*x[:2], *(size * f for size, f in zip(x[2:], self.scale_factor)))

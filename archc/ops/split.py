@@ -29,8 +29,11 @@ class Part(Op):
     splits: ClassVar[bool] = True  # written with `names`, the item stands for all parts
 
     dim: int = 1
+    """the dim split (1: the channels)."""
     index: NonNegativeInt | None = None
+    """the one part to keep, 0-based; leave it out and give `names` for every part."""
     names: list[_Name] | None = None
+    """a name for each part, each a layer that `ref` reads; the flow goes on with the last."""
 
     @model_validator(mode="after")
     def _one_of_index_and_names(self) -> Part:
@@ -130,6 +133,7 @@ class Chunk(Part):
     )
 
     chunks: PositiveInt
+    """how many parts, of equal size (the last smaller), as torch.chunk."""
 
     def part_sizes(self, size: int) -> list[int]:
         part = -(-size // self.chunks)
@@ -149,6 +153,7 @@ class Split(Part):
     )
 
     sizes: PositiveInt | list[PositiveInt]
+    """the size of each part, or one size for all, as torch.split."""
 
     def part_sizes(self, size: int) -> list[int]:
         if isinstance(self.sizes, int):

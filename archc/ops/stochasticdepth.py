@@ -31,7 +31,9 @@ class StochasticDepth(Op):
     )
 
     p: Annotated[float, Field(ge=0, le=1)]
+    """the probability of dropping the branch in training."""
     mode: Literal["row", "batch"] = "row"
+    """`row` drops per sample, `batch` the whole batch at once."""
 
     def geometry(self, x: Shape) -> tuple[Window, ...]:
         return same_geometry(x)

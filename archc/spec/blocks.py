@@ -11,7 +11,7 @@ from typing import Any
 
 from archc.diagnostics import nearest
 from archc.dims import format_shape
-from archc.spec.document import _PYTHON_TYPES, Block
+from archc.spec.document import Block, type_admits
 from archc.spec.expr import is_expression, variables
 from archc.spec.state import FAIL, Expansion, Flow, Item
 from archc.spec.validate import show
@@ -44,7 +44,7 @@ def bind(x: Expansion, block: Block, item: Item, flow: Flow | None, env: dict) -
             ok = False
             continue
         kind = "int" if key == "in_channels" else block.args[key].type
-        if not _is_type(value, kind):
+        if not type_admits(kind, value):
             x.error(
                 "wrong-type",
                 f"argument `{key}` of `{item.head}` is {kind}, got {show(value)}",
@@ -53,6 +53,36 @@ def bind(x: Expansion, block: Block, item: Item, flow: Flow | None, env: dict) -
             ok = False
         values[key] = value
     block_env = {**x.spec.params}
+    x.entering.append(flow.shape if flow else None)  # defaults are written inside the block
+    try:
+        ok = _defaults(x, block, item, flow, values, failed, block_env) and ok
+    finally:
+        x.entering.pop()
+    if not ok:
+        return None
+    stated = values.get("in_channels")
+    if stated is not None and flow is not None and flow.shape[1] != stated:
+        x.error(
+            "channel-mismatch",
+            f"`in_channels: {stated}` disagrees with the {flow.shape[1]} channels flowing in "
+            f"(shape {format_shape(flow.shape)})",
+            args.at("in_channels"),
+            hint=f"write `in_channels: {flow.shape[1]}`, or leave it out to infer it",
+        )
+    return block_env
+
+
+def _defaults(
+    x: Expansion,
+    block: Block,
+    item: Item,
+    flow: Flow | None,
+    values: dict[str, Any],
+    failed: set[str],
+    block_env: dict[str, Any],
+) -> bool:
+    """Fill `block_env` with the given `values` and the defaults; False after an error."""
+    ok = True
     for arg, spec in block.args.items():
         if arg in values:
             block_env[arg] = values[arg]
@@ -72,21 +102,4 @@ def bind(x: Expansion, block: Block, item: Item, flow: Flow | None, env: dict) -
                 hint=f"add `{arg}: …`",
             )
             ok = False
-    if not ok:
-        return None
-    stated = values.get("in_channels")
-    if stated is not None and flow is not None and flow.shape[1] != stated:
-        x.error(
-            "channel-mismatch",
-            f"`in_channels: {stated}` disagrees with the {flow.shape[1]} channels flowing in "
-            f"(shape {format_shape(flow.shape)})",
-            args.at("in_channels"),
-            hint=f"write `in_channels: {flow.shape[1]}`, or leave it out to infer it",
-        )
-    return block_env
-
-
-def _is_type(value: Any, kind: str) -> bool:
-    if kind in ("int", "str", "list") and isinstance(value, bool):
-        return False
-    return isinstance(value, _PYTHON_TYPES[kind])
+    return ok

@@ -20,8 +20,7 @@ from archc.spec.validate import show, validate
 
 FORMAT_VERSION = 1
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-ArgType = Literal["int", "float", "bool", "str", "list"]
-RESERVED = {"name", "if", "in_channels"}
+RESERVED = {"name", "if", "in_channels", "inline"}
 _PYTHON_TYPES = {
     "int": (int,),
     "float": (float, int),
@@ -29,6 +28,25 @@ _PYTHON_TYPES = {
     "str": (str,),
     "list": (list,),
 }
+# A block argument's type: one of the types, or a union of them (`int | list`: a kernel size
+# given as a number or a pair).
+ArgType = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^\s*(int|float|bool|str|list)(\s*\|\s*(int|float|bool|str|list))*\s*$"
+    ),
+]
+
+
+def type_admits(kind: str, value: Any) -> bool:
+    """Whether `value` has the argument type `kind` (`int`, `list`, `int | list`, ...)."""
+    for part in kind.split("|"):
+        part = part.strip()
+        if part in ("int", "str", "list", "float") and isinstance(value, bool):
+            continue
+        if isinstance(value, _PYTHON_TYPES[part]):
+            return True
+    return False
 
 
 class _Strict(BaseModel):
@@ -59,6 +77,7 @@ class DocumentModel(_Strict):
     params: dict[Identifier, Any] = Field(default_factory=dict)
     blocks: dict[Identifier, BlockModel] = Field(default_factory=dict)
     body: Annotated[list[Any], Field(min_length=1)]
+    outputs: Annotated[list[Identifier], Field(min_length=1)] | None = None
 
 
 ParamValue = int | float | bool | str | list
@@ -100,6 +119,7 @@ class Spec:
     blocks: dict[str, Block]
     body: YSeq
     root: YMap
+    outputs: list[str] | None = None  # the names of the network's outputs; None: the body's end
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
@@ -171,6 +191,7 @@ def parse_document(source: str, file: str, overrides: dict[str, Override] | None
         blocks=blocks,
         body=root["body"],
         root=root,
+        outputs=model.outputs,
     )
 
 

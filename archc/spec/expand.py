@@ -27,22 +27,23 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from archc.diagnostics import Span, nearest
-from archc.dims import Sym
-from archc.ir import Group, Network
+from archc.dims import Sym, format_shape
+from archc.ir import Group, Network, Output
 from archc.ops import OPS
 from archc.ops.merge import Merge
 from archc.spec.apply import apply_merge, apply_op, place_op
 from archc.spec.blocks import bind
 from archc.spec.document import Identifier, Spec
-from archc.spec.expr import is_expression
+from archc.spec.expr import is_expression, reads_incoming
 from archc.spec.loader import YMap, YSeq
 from archc.spec.state import FAIL, MAX_LAYERS, Abort, Expansion, Flow, Item, Where
 from archc.spec.validate import show
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IN_WORD = re.compile(r"(?<![A-Za-z0-9_$.])in\.")
 _TEMPLATE = re.compile(r"\{([^{}]*)\}")  # `{expression}` in a name
 
 
@@ -51,31 +52,65 @@ class _Strict(BaseModel):
 
 
 class RepeatItem(_Strict):
-    times: Annotated[int, Field(ge=0)]
-    index: Identifier = "i"
-    body: list[Any]
+    """the body, spliced in `times` times, with an index variable"""
+
+    times: Annotated[int, Field(ge=0, description="how many times to repeat the body")]
+    index: Identifier = Field(
+        "i", description="the name of the iteration index, 0-based, read as `$i` in the body"
+    )
+    body: list[Any] = Field(description="the items to repeat")
+
+
+class AssertItem(_Strict):
+    """a condition the network must meet here, failing with its message where it is false"""
+
+    that: Any = Field(description="an expression giving true or false: `in.channels % 8 == 0`")
+    message: str = Field("", description="what the error says when `that` is false")
 
 
 class SeqItem(_Strict):
-    body: list[Any]
+    """a group of items under one path segment (`name`), a target for `ref`"""
+
+    body: list[Any] = Field(description="the items of the group")
 
 
 class MergeItem(_Strict):
+    """parallel branches from the same input, merged"""
+
     branches: (
         Annotated[dict[Identifier, list[Any]], Field(min_length=2)]
         | Annotated[list[list[Any] | dict[Literal["repeat"], Any]], Field(min_length=2)]
+    ) = Field(
+        description="two or more lists of items, each reading the merge's input; named "
+        "(a mapping: each name a path segment) or numbered (a list, where a `repeat` stands "
+        "for as many branches as it repeats)"
     )
+
+
+class RefItem(RootModel[str]):
+    """continue from the output of an earlier item given `name:` (a skip connection)"""
 
 
 _GROUPING = ("name", "if", "inline")  # the fields every group item has besides its own
 
-_STRUCTURAL: dict[str, type[BaseModel]] = {
+# Every structural item by its keyword: the model of its fields, whose docstring is its summary
+# (a merge's is its op's). `archc ops`, the editor schema and the language server list these.
+STRUCTURAL: dict[str, type[BaseModel]] = {
     "repeat": RepeatItem,
     "seq": SeqItem,
     "add": MergeItem,
     "concat": MergeItem,
     "mul": MergeItem,
+    "ref": RefItem,
+    "assert": AssertItem,
 }
+
+
+def structural_summary(keyword: str) -> str:
+    """The one-line summary of a structural item: a merge's is its op's."""
+    if keyword in OPS:
+        return OPS[keyword].summary
+    return (STRUCTURAL[keyword].__doc__ or "").strip()
 
 
 def expand(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
@@ -94,10 +129,40 @@ def expand(spec: Spec, input_dims: list[int | str] | None = None) -> Network:
     try:
         flow = _items(x, spec.body, Flow(0, shape), Where("", dict(spec.params)))
     except Abort:
-        flow = None
-    if flow is not None:
-        net.output, net.output_shape = flow.value, flow.shape
+        return net
+    if spec.outputs is not None:
+        net.outputs = _outputs(x, spec)
+    elif flow is not None:
+        net.outputs = [Output("output", flow.value, flow.shape)]
     return net
+
+
+def _outputs(x: Expansion, spec: Spec) -> list[Output]:
+    """The outputs the spec names: items named at the top level (or in its groups, branches)."""
+    raw = spec.root["outputs"]
+    outputs: list[Output] = []
+    for position, name in enumerate(spec.outputs or ()):
+        span = raw.at(position)
+        if name in spec.outputs[:position] or name == "input":
+            why = "a second output has this name" if name != "input" else "the input has it"
+            x.error("duplicate-name", f"output `{name}`: {why}", span)
+            continue
+        if name not in x.scopes[0]:
+            known = list(x.scopes[0])
+            close = nearest(name, known)
+            x.error(
+                "undefined-ref",
+                f"output `{name}` names no item of the body",
+                span,
+                hint=f"did you mean `{close}`?"
+                if close
+                else "give the item `name: …` in the body (outside blocks)",
+            )
+            continue
+        flow = x.scopes[0][name]
+        if flow is not None:  # None: the item failed, its error already reported
+            outputs.append(Output(name, flow.value, flow.shape))
+    return outputs
 
 
 # The walk -------------------------------------------------------------------------------------
@@ -126,11 +191,14 @@ def _item(x: Expansion, raw: Any, span: Span, flow: Flow | None, where: Where) -
         if not isinstance(condition, bool):
             x.error("wrong-type", f"`if` needs true or false, got {show(condition)}", args.at("if"))
             return None
+        _check_in(x, args, where, flow, condition)
         if not condition:
             return flow
     if item.head == "ref":
         return _ref(x, item, flow, where)
-    structural = item.head in _STRUCTURAL or item.head in x.spec.blocks
+    if item.head == "assert":
+        return flow if _assert(x, item, flow, where) else None
+    structural = item.head in STRUCTURAL or item.head in x.spec.blocks
     if structural:
         x.enter(item.span)
     try:
@@ -180,7 +248,7 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     elif item.head in OPS:
         result = apply_op(x, OPS[item.head], item, flow, path, key, where.env)
     else:
-        choices = [*OPS, *x.spec.blocks, *_STRUCTURAL, "ref"]
+        choices = [*OPS, *x.spec.blocks, *STRUCTURAL]
         close = nearest(item.head, choices)
         x.error(
             "unknown-op",
@@ -297,6 +365,61 @@ def _split(x: Expansion, raw: Any, span: Span) -> Item | None:
 # Structural items -----------------------------------------------------------------------------
 
 
+def _check_in(x: Expansion, args: YMap, where: Where, flow: Flow | None, condition: bool) -> None:
+    """Warn where an `if:` inside a block reads `in.` (the tensor entering its item) and would
+    decide otherwise with `input.` (the tensor entering the block): the block's input was
+    probably meant, as in `if: $expanded != in.channels` after the expanding convolution."""
+    raw = args["if"]
+    entering = x.entering[-1]
+    if not (x.calls and flow and entering and isinstance(raw, str) and reads_incoming(raw)):
+        return
+    if flow.shape == entering:
+        return
+    other = x.evaluate(_IN_WORD.sub("input.", raw), args.at("if"), where.env, flow)
+    if other is FAIL or other == condition:
+        return
+    x.warning(
+        "in-not-block-input",
+        f"`in` is the tensor entering this item, {format_shape(flow.shape)}, not the block's "
+        f"input, {format_shape(entering)}; with `input.` this condition would be "
+        f"{str(other).lower()}",
+        args.at("if"),
+        hint="write `input.` to read the tensor entering the block",
+    )
+
+
+def _assert(x: Expansion, item: Item, flow: Flow | None, where: Where) -> bool:
+    """An `assert:` item: its condition must hold, else its message is the error."""
+    model = x.fields(AssertItem, "`assert`", item, flow, where.env, common=())
+    if model is None:
+        return False
+    if not isinstance(model.that, bool):
+        x.error(
+            "wrong-type",
+            f"`that` needs true or false, got {show(model.that)}",
+            item.fields.at("that"),
+        )
+        return False
+    if model.that:
+        return True
+    message = _message(x, model.message, item.fields.at("message"), where.env, flow)
+    x.error(
+        "assertion-failed",
+        message or f"the assertion `{item.fields['that']}` does not hold",
+        item.fields.at("that"),
+    )
+    return False
+
+
+def _message(x: Expansion, text: str, span: Span, env: dict, flow: Flow | None) -> str:
+    """An assertion's message with its `{expression}` parts evaluated."""
+    parts = _TEMPLATE.split(text)
+    for k in range(1, len(parts), 2):
+        value = x.evaluate(parts[k], span, env, flow)
+        parts[k] = "?" if value is FAIL else str(value)
+    return "".join(parts)
+
+
 def _ref(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | None:
     target = _template(x, item.args, item.span, where.env, flow)  # `ref: "m{$j}"`
     if target is not FAIL and is_expression(target):  # `ref: $skip`, a name passed to a block
@@ -379,7 +502,7 @@ def _merge(
     outputs = [_items(x, seq, flow, inner) for _, seq, inner in branches]
     if flow is None or any(out is None for out in outputs):
         return None
-    key = outer.next(None)[1] if outer is not None else where.key
+    key = outer.next_key() if outer is not None else where.key
     names = [name for name, _, _ in branches]
     return apply_merge(x, op, item, outputs, names, where.path, key)
 
@@ -429,9 +552,11 @@ def _block(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     x.calls.append((item.head, item.span))
     x.context.append(x.note_call(item.head, item.span))
     x.scopes.append({})
+    x.entering.append(flow.shape if flow else None)
     try:
         return _items(x, block.body, flow, where.with_env(env))
     finally:
         x.calls.pop()
         x.context.pop()
         x.scopes.pop()
+        x.entering.pop()

@@ -30,13 +30,16 @@ MAX_LENGTH = 500
 # expression may build: `[[$z] * 10000] * 10000` shares one list, but anything that walks it
 # walks 10^8 items.
 MAX_SEQUENCE = 10_000
+MAX_ITERATIONS = 100_000  # loop steps of the list comprehensions of one expression
 MAX_DEPTH = 128  # nesting of the syntax tree; the walk recurses twice per level
 MAX_VALUE_DEPTH = 64  # nesting of a list an expression builds, as the loader's MAX_DEPTH
 MAX_ROUND_DIGITS = 20  # `round(x, -10**9)` would compute 10**(10**9); 2**62 has 19 digits
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _IN = re.compile(r"(?<![A-Za-z0-9_$.])in\.")
+_INPUT = re.compile(r"(?<![A-Za-z0-9_$.])input\.")  # the tensor entering the block (or network)
 _VAR_PREFIX = "v__"
 _IN_NAME = "in__"
+_INPUT_NAME = "input__"
 INCOMING_FIELDS = ("channels", "height", "width", "features", "rank")
 
 
@@ -50,7 +53,14 @@ class ExprError(Exception):
 
 
 def is_expression(value: Any) -> bool:
-    return isinstance(value, str) and ("$" in value or _IN.search(value) is not None)
+    return isinstance(value, str) and (
+        "$" in value or _IN.search(value) is not None or _INPUT.search(value) is not None
+    )
+
+
+def reads_incoming(text: str) -> bool:
+    """Whether an expression reads the tensor entering its item (`in.`)."""
+    return _IN.search(text) is not None
 
 
 def variables(text: str) -> set[str]:
@@ -62,7 +72,8 @@ def variables(text: str) -> set[str]:
 def _parse(text: str) -> ast.expr:
     if len(text) > MAX_LENGTH:  # the text as written, not as rewritten (`$i` -> `v__i`)
         raise ExprError(f"expression is longer than {MAX_LENGTH} characters ({len(text)})")
-    source = _IN.sub(_IN_NAME + ".", _VAR.sub(lambda m: _VAR_PREFIX + m.group(1), text))
+    source = _VAR.sub(lambda m: _VAR_PREFIX + m.group(1), text)
+    source = _INPUT.sub(_INPUT_NAME + ".", _IN.sub(_IN_NAME + ".", source))
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -152,8 +163,37 @@ def _round(value: float, digits: int | None = None) -> int | float:
     return round(value, digits)
 
 
+def _range(*bounds: int) -> list[int]:
+    """`range(stop)`, `range(start, stop[, step])` as a list, within the sequence limit."""
+    if not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+        raise ExprError("range() takes integers")
+    values = range(*bounds)
+    if len(values) > MAX_SEQUENCE:
+        raise ExprError(f"range() of more than {MAX_SEQUENCE:,} items")
+    return list(values)
+
+
+def _log(value: float, base: float | None = None) -> float:
+    """The natural logarithm, or the logarithm to `base`."""
+    if _is_number(value) and value <= 0:
+        raise ExprError(f"log({value}) has no value: the argument must be positive")
+    return math.log(value) if base is None else math.log(value, base)
+
+
+def _sqrt(value: float) -> float:
+    if _is_number(value) and value < 0:
+        raise ExprError(f"sqrt({value}) has no value: the argument must not be negative")
+    return math.sqrt(value)
+
+
 _FUNCTIONS = {
     "len": len,
+    "range": _range,
+    "log": _log,
+    "log2": lambda value: _log(value, 2),
+    "exp": math.exp,
+    "sqrt": _sqrt,
+    "abs": abs,
     "min": min,
     "max": max,
     "make_divisible": make_divisible,
@@ -174,15 +214,17 @@ def evaluate(
     env: dict[str, Any],
     incoming: dict[str, Any] | None = None,
     charge: Callable[[int], None] | None = None,
+    entering: dict[str, Any] | None = None,
 ) -> Any:
-    """Evaluate `text` with `$names` from `env` and `in.FIELD` from `incoming`.
+    """Evaluate `text` with `$names` from `env`, `in.FIELD` from `incoming` (the tensor entering
+    the item) and `input.FIELD` from `entering` (the tensor entering the block).
 
     `charge`, if given, is told the number of items or characters each list or string the
     expression builds will hold, before it is built, so that a caller's work budget counts them.
     """
     tree = _parse(text)
     try:
-        return _Evaluator(text, env, incoming, charge).eval(tree)
+        return _Evaluator(text, env, incoming, charge, entering).eval(tree)
     except _FAILURES as exc:  # a case the checks below do not foresee: still a located error
         raise ExprError(f"cannot evaluate `{_clip(text)}`: {type(exc).__name__}") from None
 
@@ -212,8 +254,10 @@ class _Evaluator:
         env: dict[str, Any],
         incoming: dict[str, Any] | None,
         charge: Callable[[int], None] | None,
+        entering: dict[str, Any] | None = None,
     ):
-        self.text, self.env, self.incoming = text, env, incoming
+        self.text, self.env, self.incoming, self.entering = text, env, incoming, entering
+        self.iterations = 0  # of list comprehensions
         self.charge = charge or (lambda _: None)
 
     def eval(self, node: ast.expr) -> Any:
@@ -249,18 +293,20 @@ class _Evaluator:
         )
 
     def eval_Attribute(self, node: ast.Attribute) -> Any:
-        if not (isinstance(node.value, ast.Name) and node.value.id == _IN_NAME):
+        tensors = {_IN_NAME: ("in", self.incoming), _INPUT_NAME: ("input", self.entering)}
+        if not (isinstance(node.value, ast.Name) and node.value.id in tensors):
             raise ExprError(f"`{_source(node)}` is not allowed in an expression")
+        word, fields = tensors[node.value.id]
         if node.attr not in INCOMING_FIELDS:
             raise ExprError(
-                f"`in.{node.attr}` is not a field of the incoming tensor",
-                hint="use one of " + ", ".join(f"`in.{f}`" for f in INCOMING_FIELDS),
+                f"`{word}.{node.attr}` is not a field of a tensor",
+                hint="use one of " + ", ".join(f"`{word}.{f}`" for f in INCOMING_FIELDS),
             )
-        if self.incoming is None:
-            raise ExprError("`in.` has no meaning here: no tensor flows into this value")
-        value = self.incoming.get(node.attr)
+        if fields is None:
+            raise ExprError(f"`{word}.` has no meaning here: no tensor flows into this value")
+        value = fields.get(node.attr)
         if value is None:
-            raise ExprError(f"the incoming tensor has no `{node.attr}`")
+            raise ExprError(f"the tensor `{word}` has no `{node.attr}`")
         return value
 
     def eval_UnaryOp(self, node: ast.UnaryOp) -> Any:
@@ -274,15 +320,19 @@ class _Evaluator:
         return -value if isinstance(node.op, ast.USub) else +value
 
     def eval_BinOp(self, node: ast.BinOp) -> Any:
-        if isinstance(node.op, ast.Div):
-            raise ExprError(
-                f"`/` is not integer division in `{_clip(self.text)}`",
-                hint="use `//` for integer division, or `div(a, b)` for a fraction",
-            )
         func = _BINARY.get(type(node.op))
-        if func is None:
+        if func is None and not isinstance(node.op, ast.Div):
             raise ExprError(f"operator in `{_source(node)}` is not allowed")
         left, right = self.eval(node.left), self.eval(node.right)
+        if isinstance(node.op, ast.Div):
+            # True division of floats (`log(w) / log(m)`); of two integers it is refused, so that
+            # `in.channels / 2` is not a fraction by mistake.
+            if not (isinstance(left, float) or isinstance(right, float)):
+                raise ExprError(
+                    f"`/` is not integer division in `{_clip(self.text)}`",
+                    hint="use `//` for integer division, or `div(a, b)` for a fraction",
+                )
+            func = operator.truediv
         if isinstance(left, str) and func is operator.mod:  # printf-style formatting
             raise ExprError(f"`%` formats no strings in `{_source(node)}`")
         if func is operator.pow:
@@ -377,6 +427,64 @@ class _Evaluator:
         self.charge(size)
         return items
 
+    def eval_ListComp(self, node: ast.ListComp) -> Any:
+        """`[expr for $x in list if cond ...]`, each loop variable a `$name`."""
+        results: list = []
+
+        def loop(generators: list[ast.comprehension], env: dict[str, Any]) -> None:
+            if not generators:
+                saved, self.env = self.env, env
+                try:
+                    results.append(self.eval(node.elt))
+                finally:
+                    self.env = saved
+                if len(results) > MAX_SEQUENCE:
+                    raise ExprError(
+                        f"`{_clip(_source(node))}` builds more than {MAX_SEQUENCE:,} items"
+                    )
+                return
+            first, *rest = generators
+            target = first.target
+            if not (isinstance(target, ast.Name) and target.id.startswith(_VAR_PREFIX)):
+                raise ExprError(
+                    f"the loop variable `{_source(target)}` must be a `$name`",
+                    hint="write `[... for $j in range($n)]`",
+                )
+            if first.is_async:
+                raise ExprError(f"`{_source(node)}` is not allowed in an expression")
+            saved, self.env = self.env, env
+            try:
+                iterable = self.eval(first.iter)
+            finally:
+                self.env = saved
+            if not isinstance(iterable, list):
+                raise ExprError(f"`{_source(first.iter)}` is {_kind(iterable)}, not a list")
+            self.charge(len(iterable))
+            self.iterations += len(iterable)
+            if self.iterations > MAX_ITERATIONS:  # nested loops filtering out every item
+                raise ExprError(
+                    f"`{_clip(_source(node))}` loops more than {MAX_ITERATIONS:,} times"
+                )
+            name = target.id[len(_VAR_PREFIX) :]
+            for value in iterable:
+                inner = {**env, name: value}
+                saved, self.env = self.env, inner
+                try:
+                    keep = all(_truth(self.eval(cond)) for cond in first.ifs)
+                finally:
+                    self.env = saved
+                if keep:
+                    loop(rest, inner)
+
+        loop(list(node.generators), self.env)
+        size, depth = _measure(results)
+        if size > MAX_SEQUENCE or depth > MAX_VALUE_DEPTH:
+            raise ExprError(
+                f"`{_clip(_source(node))}` builds a list of more than {MAX_SEQUENCE:,} items "
+                f"or {MAX_VALUE_DEPTH} levels"
+            )
+        return results
+
     def eval_Call(self, node: ast.Call) -> Any:
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in _FUNCTIONS or node.keywords:
@@ -399,7 +507,11 @@ class _Evaluator:
 
 
 def _check_power(node: ast.BinOp, base: Any, exponent: Any) -> None:
-    """Refuse a power whose result would be too large, before computing it."""
+    """Refuse a power whose result would be too large, or not real, before computing it."""
+    if isinstance(exponent, float) or (isinstance(base, float) and _is_number(exponent)):
+        if _is_number(base) and base < 0 and not float(exponent).is_integer():
+            raise ExprError(f"`{_source(node)}` has no real value (a negative base)")
+        return  # a float power: an overflow is reported as it happens
     if not isinstance(exponent, int) or isinstance(exponent, bool) or abs(exponent) > 64:
         raise ExprError(f"exponent `{_source(node.right)}` is too large")
     if isinstance(base, int) and exponent > 0 and (abs(base).bit_length() - 1) * exponent > 62:
@@ -408,7 +520,8 @@ def _check_power(node: ast.BinOp, base: Any, exponent: Any) -> None:
 
 def _source(node: ast.expr) -> str:
     """A node as the spec wrote it: `$depths[:2]`, not the parser's internal names."""
-    return ast.unparse(node).replace(_VAR_PREFIX, "$").replace(_IN_NAME + ".", "in.")
+    text = ast.unparse(node).replace(_VAR_PREFIX, "$").replace(_IN_NAME + ".", "in.")
+    return text.replace(_INPUT_NAME + ".", "input.")
 
 
 def _clip(text: str, width: int = 60) -> str:

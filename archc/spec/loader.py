@@ -300,6 +300,41 @@ def _check_depth(text: str, file: str) -> None:
             parser.dispose()
 
 
+def top_level_keys_include(text: str, key: str) -> bool | None:
+    """Whether the first YAML document of `text` is a mapping with the top-level `key`, read
+    from libyaml's events up to that key; None when the text is not YAML.
+
+    >>> top_level_keys_include("name: x\\narchc: 1\\n", "archc")
+    True
+    """
+    parser = _Parser(text)
+    # Per open collection: for a mapping, whether its next node is a key; None for a sequence.
+    open_: list[bool | None] = []
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, yaml.NodeEvent):
+                if not open_ and not isinstance(event, yaml.MappingStartEvent):
+                    return False  # the document is not a mapping
+                if open_ and open_[-1] is not None:
+                    if open_[-1] and len(open_) == 1 and getattr(event, "value", None) == key:
+                        return True
+                    open_[-1] = not open_[-1]
+                if isinstance(event, yaml.MappingStartEvent):
+                    open_.append(True)
+                elif isinstance(event, yaml.SequenceStartEvent):
+                    open_.append(None)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                open_.pop()
+                if not open_:
+                    return False  # the end of the first document's top level
+    except yaml.YAMLError:
+        return None
+    finally:
+        if hasattr(parser, "dispose"):
+            parser.dispose()
+    return False
+
+
 class _Builder:
     """Turns composed nodes into located plain data, enforcing archc's rules as it goes."""
 

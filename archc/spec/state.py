@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from archc.diagnostics import Diagnostic, Span
+from archc.diagnostics import Diagnostic, Note, Span
 from archc.ir import Network
 from archc.ops import Op, Shape
 from archc.spec.document import Spec
@@ -31,7 +31,8 @@ MAX_OPERATIONS = 1_000_000  # expression operations evaluated, over the whole ex
 # chain of blocks each calling the next is the only way deeper.
 MAX_NESTING = 64
 
-RAW_FIELDS = {"body", "branches"}  # walked later, not evaluated with the item's other fields
+# Walked later, or formatted later (an assertion's message), not evaluated with the others.
+RAW_FIELDS = {"body", "branches", "message"}
 FAIL = object()  # a value that failed to evaluate, its error already reported (or moot)
 
 
@@ -71,6 +72,11 @@ class Where:
         self.counter[0] += 1
         self.key_counter[0] += 1
         return _join(self.path, segment), _join(self.key, key_segment)
+
+    def next_key(self) -> str:
+        """A key of this body for a layer with no item of its own (an `inline` merge)."""
+        self.key_counter[0] += 1
+        return _join(self.key, self.key_counter[0] - 1)
 
     def inside(self, path: str, key: str) -> Where:
         """A new body, at `path` and `key`: its items number from 0."""
@@ -125,10 +131,13 @@ class Expansion:
         self.steps = 0
         self.operations = 0
         self.calls: list[tuple[str, Span]] = []  # the block calls being expanded
-        self.context: list[str] = []  # notes on where the walk is: calls, repeat iterations
+        self.context: list[Note] = []  # notes on where the walk is: calls, repeat iterations
         self.depth = 0  # nested structural items being expanded
         self.failures = 0  # errors met, including those reported before
         self.scopes: list[dict[str, Flow | None]] = [{}]
+        # The tensor entering each block call being expanded (`input.` in expressions); first,
+        # the network's input.
+        self.entering: list[Shape | None] = [net.input]
         self.paths: set[str] = set()
         self.keys: set[str] = set()
         self.reported: set[tuple] = set()
@@ -149,15 +158,27 @@ class Expansion:
             Diagnostic(code, message, self.file, span, hint=hint, notes=notes)
         )
 
+    def warning(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        """A warning found while expanding (once per place and context, as errors)."""
+        notes = tuple(reversed(self.context))
+        key = (code, span, notes)
+        if key not in self.reported:
+            self.reported.add(key)
+            self.net.diagnostics.append(
+                Diagnostic(code, message, self.file, span, hint=hint, notes=notes)
+            )
+
     def extend(self, diagnostics: list[Diagnostic]) -> None:
         for diag in diagnostics:
             self.error(diag.code, diag.message, diag.span, diag.hint)
 
-    def note_call(self, name: str, span: Span) -> str:
-        return f"in block `{name}` called at {self.file}:{span.line}:{span.col}"
+    def note_call(self, name: str, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in block `{name}` called at {where}", self.file, span)
 
-    def note_iteration(self, index: str, k: int, span: Span) -> str:
-        return f"in iteration `{index} = {k}` of the `repeat` at {self.file}:{span.line}:{span.col}"
+    def note_iteration(self, index: str, k: int, span: Span) -> Note:
+        where = f"{self.file}:{span.line}:{span.col}"
+        return Note(f"in iteration `{index} = {k}` of the `repeat` at {where}", self.file, span)
 
     # Limits -----------------------------------------------------------------------------------
 
@@ -213,11 +234,12 @@ class Expansion:
         self.charge(cost(raw), span)
         try:
             incoming = _incoming(flow.shape) if flow else None
+            entering = _incoming(self.entering[-1]) if self.entering[-1] else None
             # Lists and strings an expression builds or walks count toward the same budget.
-            value = evaluate(raw, env, incoming, lambda items: self.charge(items, span))
+            value = evaluate(raw, env, incoming, lambda items: self.charge(items, span), entering)
         except ExprError as exc:
-            if flow is None and "in." in raw:
-                return FAIL  # the incoming shape is unknown because of an earlier error
+            if (flow is None and "in." in raw) or (entering is None and "input." in raw):
+                return FAIL  # the shape is unknown because of an earlier error
             self.error(exc.code, str(exc), span, exc.hint)
             return FAIL
         return value

@@ -18,8 +18,10 @@ from torch import nn
 
 __all__ = [
     "SEED_NETWORKS",
+    "AnyNet",
     "DenseBlock",
     "Inception",
+    "ResNeXtBlock",
     "Residual",
     "alexnet",
     "dense_block",
@@ -28,6 +30,7 @@ __all__ = [
     "lenet",
     "lenet_bn",
     "nin",
+    "regnetx32",
     "resnet18",
     "trace",
     "transition_block",
@@ -348,6 +351,100 @@ def densenet() -> nn.Module:
     return nn.Sequential(*layers)
 
 
+class ResNeXtBlock(nn.Module):
+    """The book's ResNeXt block (8.6): 1x1, grouped 3x3 with groups of ``groups`` channels (the
+    book's argument is the group width), 1x1, and an optional 1x1 projection shortcut."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_channels: int,
+        groups: int,
+        bot_mul: float,
+        use_1x1conv: bool = False,
+        strides: int = 1,
+    ) -> None:
+        super().__init__()
+        bot_channels = round(num_channels * bot_mul)
+        self.conv1 = nn.Conv2d(in_channels, bot_channels, kernel_size=1, stride=1)
+        self.bn1 = nn.BatchNorm2d(bot_channels)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(
+            bot_channels,
+            bot_channels,
+            kernel_size=3,
+            stride=strides,
+            padding=1,
+            groups=bot_channels // groups,
+        )
+        self.bn2 = nn.BatchNorm2d(bot_channels)
+        self.relu2 = nn.ReLU()
+        self.conv3 = nn.Conv2d(bot_channels, num_channels, kernel_size=1, stride=1)
+        self.bn3 = nn.BatchNorm2d(num_channels)
+        self.conv4 = self.bn4 = None
+        if use_1x1conv:
+            self.conv4 = nn.Conv2d(in_channels, num_channels, kernel_size=1, stride=strides)
+            self.bn4 = nn.BatchNorm2d(num_channels)
+        self.relu3 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu1(self.bn1(self.conv1(x)))
+        y = self.relu2(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        if self.conv4 is not None:
+            x = self.bn4(self.conv4(x))
+        return self.relu3(y + x)
+
+
+class AnyNet(nn.Module):
+    """The book's AnyNet (8.8): a stem, stages of ResNeXt blocks (the first of each halves the
+    size with a projection shortcut), and a head."""
+
+    def __init__(
+        self,
+        arch: tuple[tuple[int, int, int, float], ...],
+        stem_channels: int,
+        in_channels: int = 1,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem_channels, kernel_size=3, stride=2, padding=1),
+            nn.BatchNorm2d(stem_channels),
+            nn.ReLU(),
+        )
+        channels = stem_channels
+        for i, (depth, num_channels, groups, bot_mul) in enumerate(arch):
+            blocks = []
+            for j in range(depth):
+                first = j == 0
+                blocks.append(
+                    ResNeXtBlock(
+                        channels,
+                        num_channels,
+                        groups,
+                        bot_mul,
+                        use_1x1conv=first,
+                        strides=2 if first else 1,
+                    )
+                )
+                channels = num_channels
+            self.add_module(f"stage{i + 1}", nn.Sequential(*blocks))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(channels, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for module in self.children():
+            x = module(x)
+        return x
+
+
+def regnetx32() -> nn.Module:
+    """RegNetX-32 (book 8.8): depths (4, 6), widths (32, 80), group width 16, bottleneck 1."""
+    return AnyNet(((4, 32, 16, 1), (6, 80, 16, 1)), stem_channels=32)
+
+
 SEED_NETWORKS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "lenet": (lenet, (1, 1, 28, 28)),
     "lenet_bn": (lenet_bn, (1, 1, 28, 28)),
@@ -357,6 +454,7 @@ SEED_NETWORKS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "googlenet": (googlenet, (1, 1, 96, 96)),
     "resnet18": (resnet18, (1, 1, 96, 96)),
     "densenet": (densenet, (1, 1, 96, 96)),
+    "regnet": (regnetx32, (1, 1, 96, 96)),
 }
 """Spec name -> (constructor, input shape) for each seed network."""
 
