@@ -141,25 +141,10 @@ MODELS = {
     "efficientnet_v2_l": ("efficientnet_v2", {"arch": "l"}, 118_515_272, 12_231_188_544),
     # at its own input size, 3×299×299
     "inception_v3": ("inception_v3", {}, 23_834_568, 5_713_216_096),
-    "mnasnet0_5": (
-        "mnasnet",
-        {"depths": [16, 8, 16, 24, 40, 48, 96, 160]},
-        2_218_512,
-        104_455_968,
-    ),
-    "mnasnet0_75": (
-        "mnasnet",
-        {"depths": [24, 16, 24, 32, 64, 72, 144, 240]},
-        3_170_208,
-        215_493_104,
-    ),
+    "mnasnet0_5": ("mnasnet", {"alpha": 0.5}, 2_218_512, 104_455_968),
+    "mnasnet0_75": ("mnasnet", {"alpha": 0.75}, 3_170_208, 215_493_104),
     "mnasnet1_0": ("mnasnet", {}, 4_383_312, 314_415_872),
-    "mnasnet1_3": (
-        "mnasnet",
-        {"depths": [40, 24, 32, 56, 104, 128, 248, 416]},
-        6_282_256,
-        526_362_432,
-    ),
+    "mnasnet1_3": ("mnasnet", {"alpha": 1.3}, 6_282_256, 526_362_432),
 }
 
 # The smallest square input each default spec accepts (torchvision agrees: one less fails).
