@@ -139,6 +139,91 @@ MODELS = {
     "efficientnet_v2_s": ("efficientnet_v2", {}, 21_458_488, 2_849_895_872),
     "efficientnet_v2_m": ("efficientnet_v2", {"arch": "m"}, 54_139_356, 5_362_207_200),
     "efficientnet_v2_l": ("efficientnet_v2", {"arch": "l"}, 118_515_272, 12_231_188_544),
+    "regnet_x_400mf": (
+        "regnet",
+        {"depth": 22, "w_0": 24, "w_a": 24.48, "w_m": 2.54, "group_width": 16, "se_ratio": 0.0},
+        5_495_976,
+        413_812_608,
+    ),
+    "regnet_x_800mf": (
+        "regnet",
+        {"depth": 16, "w_0": 56, "w_a": 35.73, "w_m": 2.28, "group_width": 16, "se_ratio": 0.0},
+        7_259_656,
+        799_699_712,
+    ),
+    "regnet_x_1_6gf": (
+        "regnet",
+        {"depth": 18, "w_0": 80, "w_a": 34.01, "w_m": 2.25, "group_width": 24, "se_ratio": 0.0},
+        9_190_136,
+        1_602_849_792,
+    ),
+    "regnet_x_3_2gf": (
+        "regnet",
+        {"depth": 25, "w_0": 88, "w_a": 26.31, "w_m": 2.25, "group_width": 48, "se_ratio": 0.0},
+        15_296_552,
+        3_176_621_952,
+    ),
+    "regnet_x_8gf": (
+        "regnet",
+        {"depth": 23, "w_0": 80, "w_a": 49.56, "w_m": 2.88, "group_width": 120, "se_ratio": 0.0},
+        39_572_648,
+        7_995_132_416,
+    ),
+    "regnet_x_16gf": (
+        "regnet",
+        {"depth": 22, "w_0": 216, "w_a": 55.59, "w_m": 2.1, "group_width": 128, "se_ratio": 0.0},
+        54_278_536,
+        15_940_755_456,
+    ),
+    "regnet_x_32gf": (
+        "regnet",
+        {"depth": 23, "w_0": 320, "w_a": 69.86, "w_m": 2.0, "group_width": 168, "se_ratio": 0.0},
+        107_811_560,
+        31_735_929_792,
+    ),
+    "regnet_y_400mf": ("regnet", {}, 4_344_144, 401_842_848),
+    "regnet_y_800mf": (
+        "regnet",
+        {"depth": 14, "w_0": 56, "w_a": 38.84, "w_m": 2.4, "group_width": 16},
+        6_432_512,
+        833_856_256,
+    ),
+    "regnet_y_1_6gf": (
+        "regnet",
+        {"depth": 27, "w_0": 48, "w_a": 20.71, "w_m": 2.65, "group_width": 24},
+        11_202_430,
+        1_612_076_160,
+    ),
+    "regnet_y_3_2gf": (
+        "regnet",
+        {"depth": 21, "w_0": 80, "w_a": 42.63, "w_m": 2.66, "group_width": 24},
+        19_436_338,
+        3_176_482_752,
+    ),
+    "regnet_y_8gf": (
+        "regnet",
+        {"depth": 17, "w_0": 192, "w_a": 76.82, "w_m": 2.19, "group_width": 56},
+        39_381_472,
+        8_473_070_592,
+    ),
+    "regnet_y_16gf": (
+        "regnet",
+        {"depth": 18, "w_0": 200, "w_a": 106.23, "w_m": 2.48, "group_width": 112},
+        83_590_140,
+        15_911_510_272,
+    ),
+    "regnet_y_32gf": (
+        "regnet",
+        {"depth": 20, "w_0": 232, "w_a": 115.89, "w_m": 2.53, "group_width": 232},
+        145_046_770,
+        32_279_552_832,
+    ),
+    "regnet_y_128gf": (
+        "regnet",
+        {"depth": 27, "w_0": 456, "w_a": 160.83, "w_m": 2.52, "group_width": 264},
+        644_812_894,
+        127_517_815_680,
+    ),
     # at its own input size, 3×299×299
     "inception_v3": ("inception_v3", {}, 23_834_568, 5_713_216_096),
     "mnasnet0_5": ("mnasnet", {"alpha": 0.5}, 2_218_512, 104_455_968),
@@ -162,6 +247,7 @@ MIN_INPUT = {
     "inception_v3": 75,
     "mnasnet": 1,
     "efficientnet_v2": 1,
+    "regnet": 1,
 }
 
 
@@ -353,6 +439,8 @@ REFERENCE = {
     "inception_v3": ({"aux_logits": False, "init_weights": False}, 75),
     "mnasnet0_5": ({}, 32),
     "efficientnet_v2_s": ({}, 32),
+    "regnet_x_400mf": ({}, 32),
+    "regnet_y_400mf": ({}, 32),
 }
 
 
@@ -374,7 +462,9 @@ def test_outputs_equal_torchvisions_with_its_state_dict_loaded(torch, name):
     draw_statistics(reference, torch)
     _, net = network(name, [2, 3, size, size])
     model = archc.build(net).eval()
-    model.load_state_dict(reference.state_dict())  # strict: the same keys and shapes
+    # Strict: the same keys and shapes. RegNet's `block1-0` is not an identifier: `block1_0`.
+    state = {key.replace("-", "_"): value for key, value in reference.state_dict().items()}
+    model.load_state_dict(state)
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
         # The same modules in the same order on the same input: equal bit for bit.
@@ -393,6 +483,7 @@ EXPORTED = {
     "inception_v3": 75,
     "mnasnet0_5": 64,
     "efficientnet_v2_s": 32,
+    "regnet_y_400mf": 64,
 }
 
 
