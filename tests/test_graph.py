@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from archc.cli import app
 from archc.dims import format_shape
 from archc.draw import render_html, render_svg
 from archc.ops import Merge
+from tests.chromium import Chromium, needs_chromium
 from tests.fuzz import networks, to_spec
 
 ROOT = Path(__file__).parent.parent
@@ -305,25 +305,14 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     return width, height, pixels
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+@needs_chromium
 def test_html_renders_in_headless_chromium(tmp_path):
     page = tmp_path / "googlenet.html"
     page.write_text(render_html(network("googlenet")))
-    shot = tmp_path / "shot.png"
-    command = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",  # CI containers run as root
-        "--disable-gpu",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={shot}",
-        "--window-size=640,640",
-        page.as_uri(),
-    ]
-    subprocess.run(command, capture_output=True, timeout=120, check=False)
-    assert shot.exists(), "chromium wrote no screenshot"
-    width, height, pixels = _png_pixels(shot.read_bytes())
+    with Chromium(tmp_path / "profile", width=640, height=640) as browser:
+        browser.open(page.as_uri())
+        shot = browser.screenshot()
+    width, height, pixels = _png_pixels(shot)
     assert (width, height) == (640, 640)
     colors = set(pixels)
     dark = sum(1 for p in pixels if max(p) < 128)
@@ -360,3 +349,122 @@ body:
     assert boxes["head"][1] > boxes["x2"][1]  # the flow goes on from the last part
     first, second = boxes["output:x1"], boxes["output:head"]
     assert first[1] == second[1] > boxes["head"][1] and first[0] < second[0]
+
+
+# Clicking in the page, as a user does ---------------------------------------------------------
+
+# Read the page as the user sees it. A block's name is the text labelling it: a collapsed box's
+# name, or an open frame's header, whichever lies in the top 22 px of the block's rect.
+PROBE = """
+window.probe = {
+  view: () => document.querySelector(".view:not([hidden])").id,
+  block: (path) => [...document.querySelectorAll(".view:not([hidden]) rect")].find(
+    (r) => r.dataset.path === path && r.matches(".collapsed, .frame.block")),
+  name(path) {
+    const r = probe.block(path).getBoundingClientRect();
+    const view = document.querySelector(".view:not([hidden])");
+    const t = [...view.querySelectorAll("text.name, text.head")].map((t) =>
+      t.getBoundingClientRect()).find((b) => b.x > r.left && b.right < r.right &&
+      b.y + b.height / 2 > r.top && b.y + b.height / 2 < r.top + 22);
+    return {x: t.x + t.width / 2, y: t.y + t.height / 2, box: [t.left, t.top, t.right, t.bottom]};
+  },
+  centre(path) {
+    const r = [...document.querySelectorAll(".view:not([hidden]) rect")].find(
+      (r) => r.dataset.path === path).getBoundingClientRect();
+    return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+  },
+  viewport: () => [0, document.querySelector(".bar").getBoundingClientRect().bottom,
+                   innerWidth, innerHeight],
+  hit: (x, y) => [document.elementFromPoint(x, y)].map((e) => [e.tagName, e.dataset.path])[0],
+  shown: (paths) => paths.filter((p) => [...document.querySelectorAll(
+    ".view:not([hidden]) rect.box")].some((r) => r.dataset.path === p && r.checkVisibility() &&
+    r.getBoundingClientRect().width > 0)),
+  flashed: [],
+};
+new MutationObserver((changes) => changes.forEach((c) => c.target.classList.contains("flash") &&
+  probe.flashed.push([c.target.getAttribute("class"), c.target.dataset.path]))).observe(
+  document.body, {attributes: true, attributeFilter: ["class"], subtree: true});
+"""
+
+
+def _within(box: list[float], viewport: list[float]) -> bool:
+    return (
+        viewport[0] <= box[0]
+        and viewport[1] <= box[1]
+        and box[2] <= viewport[2]
+        and (box[3] <= viewport[3])
+    )
+
+
+def _page(tmp_path: Path, net, browser: Chromium) -> None:
+    page = tmp_path / f"{net.name}.html"
+    page.write_text(render_html(net))
+    browser.open(page.as_uri())
+    browser.evaluate(PROBE)
+
+
+@needs_chromium
+def test_a_click_on_a_block_name_opens_it_header_in_view_and_its_header_closes_it(tmp_path):
+    net = network("resnet18")
+    inner = [layer.path for layer in net.layers if layer.path.startswith("resnet_block2.")]
+    with Chromium(tmp_path / "profile", width=800, height=600) as browser:
+        _page(tmp_path, net, browser)
+        assert browser.evaluate("probe.view()") == "collapsed"
+        assert browser.evaluate(f"probe.shown({inner!r})") == []
+        name = browser.evaluate("probe.name('resnet_block2')")
+        browser.click(name["x"], name["y"])  # on the label, not the rect's bare area
+
+        assert browser.evaluate("probe.view()") == "expanded"
+        assert browser.evaluate(f"probe.shown({inner!r})") == inner
+        viewport = browser.evaluate("probe.viewport()")
+        frame = browser.evaluate("probe.block('resnet_block2').getBoundingClientRect().height")
+        assert frame > viewport[3]  # taller than the window: centring it would hide its header
+        header = browser.evaluate("probe.name('resnet_block2')")
+        assert _within(header["box"], viewport), (header, viewport)
+        hit = browser.evaluate(f"probe.hit({header['x']}, {header['y']})")
+        assert hit == ["rect", "resnet_block2"]  # not under the sticky bar
+        browser.click(header["x"], header["y"])
+
+        assert browser.evaluate("probe.view()") == "collapsed"
+        assert browser.evaluate(f"probe.shown({inner!r})") == []
+        box = browser.evaluate("probe.name('resnet_block2')")
+        assert _within(box["box"], browser.evaluate("probe.viewport()"))
+
+
+@needs_chromium
+def test_output_pills_are_not_blocks_to_the_page(tmp_path):
+    # A block named `input` and two named outputs: pills carry `input` and `output:NAME`.
+    net = check(
+        load_text(
+            """
+archc: 1
+name: two_heads
+input: [N, 3, 32, 32]
+outputs: [features, logits]
+blocks:
+  stage:
+    args: {out: int}
+    body: [conv2d: {out_channels: $out, kernel_size: 3, padding: 1}, relu]
+body:
+  - stage: {name: features, out: 8}
+  - stage: {name: input, out: 4}
+  - globalavgpool2d
+  - flatten
+  - linear: {name: logits, out_features: 10}
+""",
+            "two_heads.yaml",
+        )
+    )
+    assert net.ok
+    with Chromium(tmp_path / "profile") as browser:
+        _page(tmp_path, net, browser)
+        for view in ("collapsed", "expanded"):
+            pill = browser.evaluate("probe.centre('output:features')")
+            browser.click(pill["x"], pill["y"])
+            assert browser.evaluate("probe.view()") == view
+            assert browser.evaluate("probe.flashed") == []
+            name = browser.evaluate("probe.name('input')")
+            browser.click(name["x"], name["y"])
+            block = "frame block" if view == "collapsed" else "box collapsed"
+            assert browser.evaluate("probe.flashed") == [[f"{block} flash", "input"]]
+            browser.evaluate("probe.flashed = []")

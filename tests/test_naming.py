@@ -176,3 +176,30 @@ body:
 """
     )
     assert [d.code for d in network.diagnostics] == ["unknown-field"]
+
+
+def test_unnamed_layers_in_inline_items_number_on_as_if_written_in_the_enclosing_body():
+    # A named inline seq names its output for `ref` without a level or a number of its own:
+    # its layers are `features.1` and `features.2`, as in nn.Sequential(conv, conv, relu, conv).
+    torch = pytest.importorskip("torch")
+    text = """
+archc: 1
+name: t
+input: [N, 3, 8, 8]
+body:
+  - seq:
+      name: features
+      body:
+        - conv2d: {out_channels: 4, kernel_size: 1}
+        - seq: {name: middle, inline: true, body: [conv2d: {out_channels: 4, kernel_size: 1}, relu]}
+        - conv2d: {out_channels: 4, kernel_size: 1}
+  - add: {branches: [[], [ref: middle]]}
+"""
+    model = archc.build(archc.load_text(text, "t.yaml"))
+    reference = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 1),
+        torch.nn.Conv2d(4, 4, 1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 4, 1),
+    )
+    assert list(model.state_dict()) == [f"features.{k}" for k in reference.state_dict()]

@@ -1,8 +1,9 @@
 """A self-contained HTML page of a network: both drawings inline, blocks collapsible.
 
 The page holds the picture twice, block calls collapsed and expanded, and a few lines of script
-switch between them; clicking a block (a collapsed box, or an expanded frame) switches view and
-scrolls to the same block. Nothing is fetched: no fonts, scripts or styles from the network.
+switch between them: a click anywhere on a block (a collapsed box, its text included, or an
+expanded block's frame and header) switches view and scrolls to the same block, its header in
+view. Nothing is fetched: no fonts, scripts or styles from the network.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ button {{ font: inherit; padding: 4px 12px; border: 1px solid #d0d7de; backgroun
 button[aria-pressed="true"] {{ background: #0b4f8a; color: #ffffff; border-color: #0b4f8a; }}
 .view svg {{ display: block; }}
 .view rect.collapsed, .view rect.frame.block {{ cursor: pointer; }}
+.view text, .view path {{ pointer-events: none; }}
 .view rect.flash {{ stroke: #c2410c; stroke-width: 3; }}
 table {{ border-collapse: collapse; margin-top: 8px; }}
 td, th {{ padding: 2px 10px; text-align: left; border-bottom: 1px solid #eaeef2; }}
@@ -57,27 +59,47 @@ code {{ font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospac
 {block_rows}
 </table></details>
 <script>
+// A block is its rect: labels and edges let the pointer through (see the style above), so a
+// click on a collapsed box's name or an open frame's header lands on the block's rect.
+// Only block rects carry the paths looked up here: the input and output pills are no blocks.
+const BLOCKS = "rect.collapsed, rect.frame.block";
 function show(which, path) {{
   for (const id of ["collapsed", "expanded"]) {{
     document.getElementById(id).hidden = id !== which;
     document.getElementById("show-" + id).setAttribute("aria-pressed", id === which);
   }}
   if (!path) return;
-  const view = document.getElementById(which);
+  const boxes = new Map();
+  for (const box of document.getElementById(which).querySelectorAll(BLOCKS)) {{
+    boxes.set(box.dataset.path, box);
+  }}
   for (let p = path.split("."); p.length; p.pop()) {{
-    const target = view.querySelector('rect[data-path="' + p.join(".") + '"]');
+    const target = boxes.get(p.join("."));
     if (target) {{
-      target.scrollIntoView({{block: "center", inline: "center"}});
+      reveal(target);
       target.classList.add("flash");
       setTimeout(() => target.classList.remove("flash"), 1200);
       return;
     }}
   }}
 }}
+// Scroll a block into view below the sticky bar: centred where it fits, else from its header
+// (its top left corner), so that a tall block opens at its name, not in its middle.
+function reveal(box) {{
+  const bar = document.querySelector(".bar");
+  const top = bar.hidden ? 0 : bar.offsetHeight;
+  const room = [innerWidth, innerHeight - top];
+  const r = box.getBoundingClientRect();
+  const start = [r.left, r.top - top];
+  const size = [r.width, r.height];
+  const [left, down] = [0, 1].map((i) =>
+    start[i] - (size[i] + 16 <= room[i] ? (room[i] - size[i]) / 2 : 8));
+  window.scrollBy({{left: left, top: down, behavior: "instant"}});
+}}
 document.getElementById("show-collapsed").onclick = () => show("collapsed");
 document.getElementById("show-expanded").onclick = () => show("expanded");
 document.addEventListener("click", (event) => {{
-  const box = event.target.closest("rect.collapsed, rect.frame.block");
+  const box = event.target.closest(BLOCKS);
   if (!box) return;
   show(box.classList.contains("collapsed") ? "expanded" : "collapsed", box.dataset.path);
 }});

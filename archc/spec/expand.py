@@ -185,11 +185,8 @@ def _item(x: Expansion, raw: Any, span: Span, flow: Flow | None, where: Where) -
         return None
     args = item.args
     if isinstance(args, YMap) and "if" in args:
-        condition = x.value(args["if"], args.at("if"), where.env, flow)
+        condition = _flag(x, args, "if", where, flow)
         if condition is FAIL:
-            return None
-        if not isinstance(condition, bool):
-            x.error("wrong-type", f"`if` needs true or false, got {show(condition)}", args.at("if"))
             return None
         _check_in(x, args, where, flow, condition)
         if not condition:
@@ -219,9 +216,7 @@ def _named(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     is_merge = item.head in OPS and issubclass(OPS[item.head], Merge)
     grouping = is_merge or item.head == "seq" or item.head in x.spec.blocks
     inline = _inline(x, args, where, flow) if grouping else False
-    path, key = where.next(name)
-    if inline:
-        key = where.key
+    path, key = where.next(name, inline)
     clash = path if path in x.paths else key if not inline and key in x.keys else None
     if clash is not None:
         x.error(
@@ -322,14 +317,15 @@ def _template(x: Expansion, raw: Any, span: Span, env: dict, flow: Flow | None) 
 
 def _inline(x: Expansion, args: YMap, where: Where, flow: Flow | None) -> bool:
     """Whether a block call, `seq` or merge is `inline: true` (adds no key segment)."""
-    if "inline" not in args:
-        return False
-    value = x.value(args["inline"], args.at("inline"), where.env, flow)
-    if value is FAIL:
-        return False
-    if not isinstance(value, bool):
-        x.error("wrong-type", f"`inline` needs true or false, got {show(value)}", args.at("inline"))
-        return False
+    return "inline" in args and _flag(x, args, "inline", where, flow) is True
+
+
+def _flag(x: Expansion, args: YMap, key: str, where: Where, flow: Flow | None) -> Any:
+    """The true or false value of field `key` (`if`, `inline`); `FAIL` after an error."""
+    value = x.value(args[key], args.at(key), where.env, flow)
+    if value is not FAIL and not isinstance(value, bool):
+        x.error("wrong-type", f"`{key}` needs true or false, got {show(value)}", args.at(key))
+        return FAIL
     return value
 
 

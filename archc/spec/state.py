@@ -66,10 +66,15 @@ class Where:
     key_counter: list[int] = field(default_factory=lambda: [0])
     flat: bool = False  # an `inline` item's body: branches add no key segment either
 
-    def next(self, name: str | None) -> tuple[str, str]:
-        """The path and key of the next item of this body, named `name` or numbered."""
-        segment, key_segment = name or self.counter[0], name or self.key_counter[0]
+    def next(self, name: str | None, inline: bool = False) -> tuple[str, str]:
+        """The path and key of the next item of this body, named `name` or numbered. An
+        `inline` item has no key segment and takes no number: its layers number on in this
+        body, as if written here."""
+        segment = name or self.counter[0]
         self.counter[0] += 1
+        if inline:
+            return _join(self.path, segment), self.key
+        key_segment = name or self.key_counter[0]
         self.key_counter[0] += 1
         return _join(self.path, segment), _join(self.key, key_segment)
 
