@@ -139,97 +139,37 @@ MODELS = {
     "efficientnet_v2_s": ("efficientnet_v2", {}, 21_458_488, 2_849_895_872),
     "efficientnet_v2_m": ("efficientnet_v2", {"arch": "m"}, 54_139_356, 5_362_207_200),
     "efficientnet_v2_l": ("efficientnet_v2", {"arch": "l"}, 118_515_272, 12_231_188_544),
-    "regnet_x_400mf": (
-        "regnet",
-        {"depth": 22, "w_0": 24, "w_a": 24.48, "w_m": 2.54, "group_width": 16, "se_ratio": 0.0},
-        5_495_976,
-        413_812_608,
-    ),
-    "regnet_x_800mf": (
-        "regnet",
-        {"depth": 16, "w_0": 56, "w_a": 35.73, "w_m": 2.28, "group_width": 16, "se_ratio": 0.0},
-        7_259_656,
-        799_699_712,
-    ),
-    "regnet_x_1_6gf": (
-        "regnet",
-        {"depth": 18, "w_0": 80, "w_a": 34.01, "w_m": 2.25, "group_width": 24, "se_ratio": 0.0},
-        9_190_136,
-        1_602_849_792,
-    ),
-    "regnet_x_3_2gf": (
-        "regnet",
-        {"depth": 25, "w_0": 88, "w_a": 26.31, "w_m": 2.25, "group_width": 48, "se_ratio": 0.0},
-        15_296_552,
-        3_176_621_952,
-    ),
-    "regnet_x_8gf": (
-        "regnet",
-        {"depth": 23, "w_0": 80, "w_a": 49.56, "w_m": 2.88, "group_width": 120, "se_ratio": 0.0},
-        39_572_648,
-        7_995_132_416,
-    ),
-    "regnet_x_16gf": (
-        "regnet",
-        {"depth": 22, "w_0": 216, "w_a": 55.59, "w_m": 2.1, "group_width": 128, "se_ratio": 0.0},
-        54_278_536,
-        15_940_755_456,
-    ),
-    "regnet_x_32gf": (
-        "regnet",
-        {"depth": 23, "w_0": 320, "w_a": 69.86, "w_m": 2.0, "group_width": 168, "se_ratio": 0.0},
-        107_811_560,
-        31_735_929_792,
-    ),
-    "regnet_y_400mf": ("regnet", {}, 4_344_144, 401_842_848),
-    "regnet_y_800mf": (
-        "regnet",
-        {"depth": 14, "w_0": 56, "w_a": 38.84, "w_m": 2.4, "group_width": 16},
-        6_432_512,
-        833_856_256,
-    ),
-    "regnet_y_1_6gf": (
-        "regnet",
-        {"depth": 27, "w_0": 48, "w_a": 20.71, "w_m": 2.65, "group_width": 24},
-        11_202_430,
-        1_612_076_160,
-    ),
-    "regnet_y_3_2gf": (
-        "regnet",
-        {"depth": 21, "w_0": 80, "w_a": 42.63, "w_m": 2.66, "group_width": 24},
-        19_436_338,
-        3_176_482_752,
-    ),
-    "regnet_y_8gf": (
-        "regnet",
-        {"depth": 17, "w_0": 192, "w_a": 76.82, "w_m": 2.19, "group_width": 56},
-        39_381_472,
-        8_473_070_592,
-    ),
-    "regnet_y_16gf": (
-        "regnet",
-        {"depth": 18, "w_0": 200, "w_a": 106.23, "w_m": 2.48, "group_width": 112},
-        83_590_140,
-        15_911_510_272,
-    ),
-    "regnet_y_32gf": (
-        "regnet",
-        {"depth": 20, "w_0": 232, "w_a": 115.89, "w_m": 2.53, "group_width": 232},
-        145_046_770,
-        32_279_552_832,
-    ),
-    "regnet_y_128gf": (
-        "regnet",
-        {"depth": 27, "w_0": 456, "w_a": 160.83, "w_m": 2.52, "group_width": 264},
-        644_812_894,
-        127_517_815_680,
-    ),
     # at its own input size, 3×299×299
     "inception_v3": ("inception_v3", {}, 23_834_568, 5_713_216_096),
     "mnasnet0_5": ("mnasnet", {"alpha": 0.5}, 2_218_512, 104_455_968),
     "mnasnet0_75": ("mnasnet", {"alpha": 0.75}, 3_170_208, 215_493_104),
     "mnasnet1_0": ("mnasnet", {}, 4_383_312, 314_415_872),
     "mnasnet1_3": ("mnasnet", {"alpha": 1.3}, 6_282_256, 526_362_432),
+}
+
+# RegNet: torchvision's arguments of the width rule (depth, w_0, w_a, w_m), group width and
+# squeeze-and-excitation ratio (0 for RegNetX), then parameters and MACs at 224×224.
+REGNET = {
+    "regnet_x_400mf": ((22, 24, 24.48, 2.54, 16, 0.0), 5_495_976, 413_812_608),
+    "regnet_x_800mf": ((16, 56, 35.73, 2.28, 16, 0.0), 7_259_656, 799_699_712),
+    "regnet_x_1_6gf": ((18, 80, 34.01, 2.25, 24, 0.0), 9_190_136, 1_602_849_792),
+    "regnet_x_3_2gf": ((25, 88, 26.31, 2.25, 48, 0.0), 15_296_552, 3_176_621_952),
+    "regnet_x_8gf": ((23, 80, 49.56, 2.88, 120, 0.0), 39_572_648, 7_995_132_416),
+    "regnet_x_16gf": ((22, 216, 55.59, 2.1, 128, 0.0), 54_278_536, 15_940_755_456),
+    "regnet_x_32gf": ((23, 320, 69.86, 2.0, 168, 0.0), 107_811_560, 31_735_929_792),
+    "regnet_y_400mf": ((16, 48, 27.89, 2.09, 8, 0.25), 4_344_144, 401_842_848),
+    "regnet_y_800mf": ((14, 56, 38.84, 2.4, 16, 0.25), 6_432_512, 833_856_256),
+    "regnet_y_1_6gf": ((27, 48, 20.71, 2.65, 24, 0.25), 11_202_430, 1_612_076_160),
+    "regnet_y_3_2gf": ((21, 80, 42.63, 2.66, 24, 0.25), 19_436_338, 3_176_482_752),
+    "regnet_y_8gf": ((17, 192, 76.82, 2.19, 56, 0.25), 39_381_472, 8_473_070_592),
+    "regnet_y_16gf": ((18, 200, 106.23, 2.48, 112, 0.25), 83_590_140, 15_911_510_272),
+    "regnet_y_32gf": ((20, 232, 115.89, 2.53, 232, 0.25), 145_046_770, 32_279_552_832),
+    "regnet_y_128gf": ((27, 456, 160.83, 2.52, 264, 0.25), 644_812_894, 127_517_815_680),
+}
+REGNET_ARGS = ("depth", "w_0", "w_a", "w_m", "group_width", "se_ratio")
+MODELS |= {
+    name: ("regnet", dict(zip(REGNET_ARGS, args)), params, macs)
+    for name, (args, params, macs) in REGNET.items()
 }
 
 # The smallest square input each default spec accepts (torchvision agrees: one less fails).
