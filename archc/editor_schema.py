@@ -21,8 +21,8 @@ from archc.spec.expand import STRUCTURAL, structural_summary
 
 EXPRESSION = {
     "type": "string",
-    "pattern": r"\$|(^|[^A-Za-z0-9_$.])in\.",
-    "description": "an expression: `$name`, `in.channels`, integer arithmetic",
+    "pattern": r"\$|(^|[^A-Za-z0-9_$.])(in|input)\.",
+    "description": "an expression: `$name`, `in.channels`, `input.height`, integer arithmetic",
 }
 # The fields every item may carry, besides its own.
 COMMON_FIELDS = {
@@ -52,6 +52,8 @@ TOP_LEVEL = {
     "params": "spec-level parameters, read as `$name` and overridden with `--set name=value`",
     "blocks": "reusable blocks: each with typed `args` and a `body`, called like an op",
     "body": "the network: a list of items (ops, block calls, `seq`, `repeat`, merges, `ref`)",
+    "outputs": "the network's outputs, items named in the body, in order: `[p3, p4, p5]` "
+    "(without it, the end of the body)",
 }
 _ITEM = {"$ref": "#/$defs/item"}
 _BODY = {"type": "array", "items": _ITEM}
@@ -141,6 +143,10 @@ def spec_schema() -> dict[str, Any]:
             properties.pop("name", None)
         elif {"body", "branches"} & model.model_fields.keys():
             properties["inline"] = INLINE
+        if keyword in OPS:  # a merge's own fields (concat's `dim`)
+            own, needed = model_schema(OPS[keyword], structural_summary(keyword))
+            defs.update(needed)
+            properties.update(own.get("properties", {}))
     near = near_misses()
     defs["item"] = {
         "anyOf": [
@@ -226,6 +232,11 @@ def spec_schema() -> dict[str, Any]:
             "additionalProperties": block,
         },
         "body": {**_BODY, "minItems": 1},
+        "outputs": {
+            "type": "array",
+            "items": {"type": "string", "pattern": _IDENTIFIER},
+            "minItems": 1,
+        },
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

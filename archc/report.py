@@ -74,18 +74,27 @@ def per_axis(values: list) -> str:
 
 
 def rf_text(rf) -> str:
-    """`35 /4`: the receptive field's size and stride, per axis where they differ."""
-    if not rf:
+    """`35 /4`: the receptive field's size and stride, per axis where they differ; `n/a` along
+    an axis where no window describes it."""
+    return rf_json_text(_rf_json(rf))
+
+
+def rf_json_text(found: dict | None) -> str:
+    """`rf_text` of a receptive field in its JSON form; "" without one."""
+    if not found:
         return ""
-    found = _rf_json(rf)
-    return f"{per_axis(found['size'])} /{per_axis(found['stride'])}"
+    if all(v is None for v in found["size"]):
+        return "n/a"
+    sizes, strides = (["n/a" if v is None else v for v in found[k]] for k in ("size", "stride"))
+    return f"{per_axis(sizes)} /{per_axis(strides)}"
 
 
 def _rf_json(rf) -> dict | None:
-    """The receptive field as the JSON contract has it: one entry per spatial axis."""
+    """The receptive field as the JSON contract has it: one entry per spatial axis, null along
+    an axis where it is not applicable."""
     if not rf:
         return None
-    axes = [f.to_json() for f in rf]
+    axes = [(None, None, None) if f is None else f.to_json() for f in rf]
     return {key: [axis[i] for axis in axes] for i, key in enumerate(("size", "stride", "padding"))}
 
 

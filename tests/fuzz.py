@@ -326,7 +326,7 @@ def to_torch(shape: list[int], body: list[dict]):
             "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU,
             "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "identity": nn.Identity,
             "gelu": nn.GELU, "dropout": nn.Dropout, "leakyrelu": nn.LeakyReLU,
-            "flatten": nn.Flatten,
+            "flatten": nn.Flatten, "channelshuffle": nn.ChannelShuffle,
         }  # fmt: skip
         if op in names:
             return names[op](**args)

@@ -91,15 +91,16 @@ def test_every_spec_exports_and_matches_pytorch_on_onnx_runtime(exported):
 def test_exported_graph_has_a_dynamic_batch_and_static_shapes(exported):
     _, network, out, _ = exported
     model = onnx.load(str(out))
-    (value,) = model.graph.output
-    dims = value.type.tensor_type.shape.dim
-    assert dims[0].dim_param == "N"
-    assert [d.dim_value for d in dims[1:]] == list(network.output_shape[1:])
+    assert [value.name for value in model.graph.output] == [o.name for o in network.outputs]
+    for value, output in zip(model.graph.output, network.outputs, strict=True):
+        dims = value.type.tensor_type.shape.dim
+        assert dims[0].dim_param == "N"
+        assert [d.dim_value for d in dims[1:]] == list(output.shape[1:])
 
 
-def test_node_names_carry_layer_paths(exported):
+def test_node_names_carry_layer_keys(exported):
+    # Nodes are named by module key: the path, less the levels of `inline` items.
     _, network, out, _ = exported
-    # Node names are the layers' keys: their paths less the levels of `inline` items.
     lines = {layer.key: layer.line for layer in network.layers}
     model = onnx.load(str(out))
     named = set()

@@ -184,6 +184,7 @@ MIN_INPUT = {
     "mobilenet_v3": 1,
     "efficientnet": 1,
     "convnext": 32,
+    "swin": 4,
     "inception_v3": 75,
     "mnasnet": 1,
     "efficientnet_v2": 1,

@@ -68,17 +68,18 @@ def test_lowered_spec_matches_static_answers_layer_by_layer(path):
         x = torch.randn(*network.input)
     with torch.no_grad():
         values = model.values(x)
-        output = model(x)
+        outputs = model(x)
     for index, layer in enumerate(network.layers):
         got = tuple(values[index + 1].shape)
         assert got == layer.shape, f"{layer.path} ({layer.op.name}, line {layer.line})"
         if not isinstance(layer.op, Merge):
             own = sum(p.numel() for p in model.layer(layer.path).parameters())
             assert own == layer.params, layer.path
-    assert tuple(output.shape) == network.output_shape
+    if len(network.outputs) == 1:
+        outputs = (outputs,)  # a network of one output returns its tensor, not a tuple
+    assert [tuple(y.shape) for y in outputs] == [o.shape for o in network.outputs]
     assert sum(p.numel() for p in model.parameters()) == network.params
-    # Module names are the layers' keys: their paths less the levels of `inline` items.
-    keys = {layer.key for layer in network.layers}
+    keys = {layer.key for layer in network.layers}  # the paths, less `inline` levels
     for key in model.state_dict():
         assert key.rpartition(".")[0] in keys, key
 

@@ -71,6 +71,17 @@ def test_the_registry_refuses_a_second_op_of_the_same_name():
         register(Twin)
 
 
+@pytest.mark.parametrize(("name", "example"), CASES)
+def test_axes_say_what_every_output_dim_holds(name, example):
+    network = archc.check(example_spec(name, example))
+    for layer in network.layers:
+        x = layer.input_shapes[0]
+        held = layer.op.axes(x)
+        assert len(held) == len(layer.shape), layer.path
+        assert held[0] == (0,), layer.path  # the batch stays where it is
+        assert all(0 <= axis < len(x) for dims in held for axis in dims), layer.path
+
+
 # Against PyTorch ------------------------------------------------------------------------------
 
 

@@ -140,3 +140,19 @@ def test_c2f_exports_and_verifies(tmp_path):
     pytest.importorskip("onnxruntime")
     report = archc.export(archc.load_text(C2F, "t.yaml"), tmp_path / "c2f.onnx")
     assert report.verified
+
+
+def test_parts_after_an_error_are_unknown_and_their_refs_not_reported_again():
+    network = check(
+        """
+archc: 1
+name: parts
+input: [N, 4, 2, 2]
+body:
+  - conv2d: {out_channels: 4, kernel_size: 3}
+  - chunk: {chunks: 2, names: [a, b]}
+  - concat: {branches: [[ref: a], [ref: b]]}
+"""
+    )
+    # The collapse is the one mistake; the parts and their concat are its consequences.
+    assert [(d.code, d.line) for d in network.diagnostics] == [("spatial-collapse", 6)]

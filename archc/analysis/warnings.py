@@ -11,8 +11,9 @@
   sizes, narrowing the set of valid inputs.
 
 When a concrete input fails for reasons of size (a collapse, a merge or `in_features`
-mismatch), the network is re-expanded with symbolic H and W and the exact valid set is added
-to the first such error as a note, with the nearest sizes that work as help.
+mismatch, a layout that does not fit), the network is re-expanded with symbolic H and W and
+the exact valid set is added to the first such error as a note, with the nearest sizes that
+work as help.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from archc.dims import Sym
 from archc.ir import Network
 from archc.ops.merge import Merge
 
-_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch")
-_AXES = ("row", "column")
+_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch", "bad-layout")
+_AXES = {2: ("row", "rows"), 3: ("column", "columns")}  # by the input dim a dim holds
 
 
 Reexpand = Callable[[list], Network]  # the same spec, expanded at other input dims
@@ -92,6 +93,14 @@ def _strided_windows(layer):
     ]
 
 
+def _noun(network: Network, layer, axis: int) -> tuple[str, str]:
+    """What one position along spatial dim `axis` of `layer`'s input is, singular and plural:
+    a row where the dim holds the network input's H (after a `permute`, not only dim 2)."""
+    dim = 2 + axis
+    source = network.analysis.sources[layer.inputs[0]][dim]
+    return _AXES.get(source, (f"position of dim {dim}", f"positions of dim {dim}"))
+
+
 def _last_read(layer, axis: int, window):
     """The last input row (or column) that a window of `layer` reads."""
     n = layer.shape[2 + axis]
@@ -110,7 +119,7 @@ def _lossy(network: Network, reexpand: Reexpand | None) -> None:
             size = layer.input_shapes[0][2 + axis]
             lost = size - 1 - _last_read(layer, axis, window)
             if lost > 0:
-                dropped.append((axis, lost, size, window))
+                dropped.append((_noun(network, layer, axis), lost, size, window))
         if dropped:
             found.append((layer, _describe_loss(dropped)))
     if not found:
@@ -136,14 +145,12 @@ def _lossy(network: Network, reexpand: Reexpand | None) -> None:
 def _describe_loss(dropped: list) -> str:
     """`the last row and column of its 224×224 input (windows of 11, stride 4, end at 222)`"""
     if len(dropped) == 2 and dropped[0][1:] == dropped[1][1:]:
-        _, lost, size, window = dropped[0]
-        what = "row and column" if lost == 1 else f"{lost} rows and columns"
+        (one, many), lost, size, window = dropped[0]
+        other = dropped[1][0]
+        what = f"{one} and {other[0]}" if lost == 1 else f"{lost} {many} and {other[1]}"
         where = f"{size}×{size}"
     else:
-        parts = [
-            (f"{lost} " if lost > 1 else "") + _AXES[axis] + ("s" if lost > 1 else "")
-            for axis, lost, _, _ in dropped
-        ]
+        parts = [(f"{lost} {noun[1]}" if lost > 1 else noun[0]) for noun, lost, _, _ in dropped]
         what = " and ".join(parts)
         _, lost, size, window = dropped[0]
         where = "×".join(str(d[2]) for d in dropped) if len(dropped) == 2 else str(size)
@@ -232,10 +239,11 @@ def _ceil_mode(network: Network) -> None:
             kept = -(-(size + 2 * window.padding - window.kernel) // window.stride) + 1
             if (kept - 1) * window.stride < size + window.padding:
                 continue  # PyTorch's rule drops nothing here: ONNX agrees
+            windows = _noun(network, layer, axis)[1]
             network.diagnostics.append(
                 Diagnostic(
                     "onnx-ceil-mode",
-                    f"`{op.name}` with `ceil_mode` gives {kept - 1} {_AXES[axis]}s of windows "
+                    f"`{op.name}` with `ceil_mode` gives {kept - 1} {windows} of windows "
                     f"from {size}, where ONNX's ceil mode gives {kept}: PyTorch drops a last "
                     "window that would start past the input, ONNX keeps it, so an exported "
                     "graph computes another shape",

@@ -189,6 +189,54 @@ CODES: list[Code] = [
         ),
     ),
     Code(
+        "batch-dim",
+        "A layout op would move, merge or split the batch dim.",
+        explanation="""A layout op names the batch dim (dim 0) where it would move it
+        (`permute`, `transpose`), merge it with others (`flatten` from dim 0, a `reshape` whose
+        first entry is not the batch) or split or slice it. archc keeps the batch first and
+        symbolic, so that every layer's shape holds at any batch size and the exported graph
+        takes any batch. Dims are numbered as in PyTorch, batch first: name dims from 1 on,
+        write a `reshape`'s batch as `N` (kept) or `-1`.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 3, 8, 8]
+                body:
+                  - permute: {dims: [2, 3, 1, 0]}
+                """
+            ),
+            "dims: [2, 3, 1, 0]",
+            "dims: [0, 2, 3, 1]",
+        ),
+    ),
+    Code(
+        "bad-layout",
+        "A layout op cannot arrange the elements it receives as asked.",
+        explanation="""A layout op cannot arrange the elements it receives as asked: a
+        `reshape` or `unflatten` whose sizes do not multiply to the elements it receives (or
+        do not divide them, with a -1), more than one -1, a `permute` whose `dims` are not an
+        order of the input's dims, a `pixelshuffle` whose channels are not a multiple of the
+        factor squared, a `pixelunshuffle` whose height or width is not a multiple of the
+        factor. PyTorch raises at run time; archc gives the counts at the line. With symbolic
+        sizes a divisibility that holds for some sizes only is no error: it narrows the valid
+        input sizes.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 8, 7, 7]
+                body:
+                  - reshape: {shape: [N, 8, 50]}
+                """
+            ),
+            "shape: [N, 8, 50]",
+            "shape: [N, 8, 49]",
+        ),
+    ),
+    Code(
         "symbolic-channels",
         "A channel or feature count depends on a symbolic input dim.",
         explanation="""A channel or feature count depends on a symbolic input dim: with `input:

@@ -9,11 +9,15 @@ the op; none of them switches on op names. Adding an op is one new class in one 
 package: `archc.ops` imports every module of the package and each class registers itself.
 
 Spatial axes are the dims after (N, C): none for features and tokens, one for (N, C, L), two
-for images, three for volumes. An op states its geometry for as many axes as its input has.
+for images, three for volumes. An op states its geometry for as many axes as its input has, and
+how it reads dim 1 (`channel_window`). Which of the network input's axes a dim holds is not
+assumed from its position: after a `permute` the channels may come last, after a `flatten` one
+dim may hold H and W. An op that moves, merges, splits or removes dims says so (`axes`), and the
+analyses follow the network input's axes through it (archc/analysis/receptive_field.py).
 
-MAC convention: one multiply-accumulate of a convolution, transposed convolution or linear layer
-counts 1, at batch size 1; bias additions, normalization, activations, pooling and merges count
-0. This is the convention of torchvision's published GFLOPS figures.
+MAC convention: one multiply-accumulate of a convolution, transposed convolution, linear layer
+or matmul counts 1, at batch size 1; bias additions, normalization, activations, pooling and
+the other merges count 0. This is the convention of torchvision's published GFLOPS figures.
 """
 
 from __future__ import annotations
@@ -110,7 +114,13 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-Fields = tuple[ReceptiveField, ...]  # one per spatial axis of the network's input
+# One per spatial axis of the network's input; None where the field is not applicable: no
+# window in input coordinates describes it (a window along a dim that merges H and W).
+Fields = tuple[ReceptiveField | None, ...]
+
+# The field of one position: what an op's rule is given along a dim that holds no single input
+# axis, so that what it makes of it tells how the op reads that dim.
+POSITION = ReceptiveField(1, Fraction(1), Fraction(0))
 
 
 class Op(BaseModel):
@@ -133,7 +143,8 @@ class Op(BaseModel):
         return x
 
     def conditions(self, x: Shape) -> list[tuple]:
-        """Equalities (left, right, what) that must hold for a symbolic input to be valid."""
+        """What symbolic sizes must meet for the input to be valid: `(left, right, what)` for
+        left == right, `(left, right, what, "positive")` for left >= right."""
         return []
 
     def params(self, x: Shape) -> int:
@@ -165,20 +176,37 @@ class Op(BaseModel):
         where it reads the whole axis. Every op declares it; there is no default."""
         raise NotImplementedError(f"`{self.name}` declares no geometry")
 
+    def channel_window(self, x: Shape) -> Window | None:
+        """How an output position reads dim 1 of `x`: None where it mixes all of it (a
+        convolution mixes the channels), `Window()` where it reads the same index (an
+        activation). It matters where dim 1 holds a spatial axis (after a `permute`); the
+        default, None, is never wrong about a receptive field, at worst too large."""
+        return None
+
+    def axes(self, x: Shape) -> tuple[tuple[int, ...], ...]:
+        """For each output dim, the input dims whose elements it holds, outermost first.
+
+        `(i,)`: it is input dim i (read through the windows of `geometry`); `(i, j)`: it merges
+        them, as a flatten does. An input dim named by several output dims is split among them
+        (an unflatten); one named by none is removed (a select). The default keeps every dim
+        where it is, for ops whose output has the rank of their input.
+        """
+        return tuple((axis,) for axis in range(len(x)))
+
     def receptive_field(self, fields: list[Fields], x: tuple[Shape, ...]) -> Fields:
-        """The receptive field of the output, from those of the inputs (`fields`, shapes `x`).
+        """The receptive field of the output, from those of the inputs (`fields`, shapes `x`):
+        `fields[i][k]` is input i's along dim k + 2 of `x[i]`. Along a dim that holds no single
+        axis of the network input, the analysis passes `POSITION` and reads what the rule makes
+        of it. An op of several inputs (a merge) combines them position by position, axis by
+        axis. An entry of the result may be None: not applicable.
 
         Through a window of extent k, stride s and padding p, a field of size r, jump j and
         offset P becomes r + (k - 1) * j, j * s, P + p * j (Araujo, Norris & Sim, Distill 2019).
         An axis read whole becomes the whole padded input along it.
         """
-        before = fields[0]
-        geometry = self.geometry(x[0])
-        if len(geometry) != len(before):
-            return before  # no spatial axes left (features after a flatten): already whole
         return tuple(
             whole(f, size) if w is None else through(f, w)
-            for f, w, size in zip(before, geometry, x[0][2:], strict=True)
+            for f, w, size in zip(fields[0], self.geometry(x[0]), x[0][2:], strict=True)
         )
 
     def lower(self, x: Shape) -> Any:
@@ -191,8 +219,11 @@ def same_geometry(x: Shape) -> tuple[Window, ...]:
     return (Window(),) * max(len(x) - 2, 0)
 
 
-def through(f: ReceptiveField, w: Window) -> ReceptiveField:
-    """A receptive field after one more window along its axis."""
+def through(f: ReceptiveField, w: Window) -> ReceptiveField | None:
+    """A receptive field after one more window along its axis; None (not applicable) for a
+    window whose offset depends on a symbolic size (`x[:, :, -1]` of H rows starts at H - 1)."""
+    if isinstance(w.padding, Sym):
+        return None
     return ReceptiveField(
         plus(f.size, (w.kernel - 1) * f.stride),
         f.stride * w.stride,
@@ -259,6 +290,31 @@ def check_width(stated: int | None, x: Shape, field: str) -> None:
             f"(shape {format_shape(x)})",
             field,
             hint=f"write `{field}: {actual}`, or leave it out to infer it",
+        )
+
+
+def dim_index(dim: int, x: Shape, field: str) -> int:
+    """`dim` of a rank-len(x) input as an index, counting a negative one from the end as
+    PyTorch does; refuses one out of range."""
+    if not -len(x) <= dim < len(x):
+        raise OpError(
+            "out-of-range",
+            f"`{field}: {dim}` is out of range for a rank-{len(x)} input {format_shape(x)}",
+            field,
+            hint=f"use a dim from {-len(x)} to {len(x) - 1}",
+        )
+    return dim % len(x)
+
+
+def keep_batch(index: int, x: Shape, field: str, what: str) -> None:
+    """Refuse an op that would move or merge the batch dim (dim 0), which archc keeps first and
+    symbolic: `what` says what the op would do to it."""
+    if index == 0:
+        raise OpError(
+            "batch-dim",
+            f"`{field}` {what} the batch dim (dim 0) of {format_shape(x)}",
+            field,
+            hint="name dims from 1 on: archc keeps the batch as dim 0",
         )
 
 

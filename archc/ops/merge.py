@@ -62,6 +62,10 @@ class Merge(Op):
     def merged(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
 
+    def merge_macs(self, shapes: list[Shape], y: Shape) -> Dim:
+        """Multiply-accumulates of merging branches of `shapes` into `y` (a matmul's)."""
+        return 0
+
     def geometry(self, x: Shape) -> tuple[Window, ...]:
         return same_geometry(x)  # each output reads the same position of every branch
 
@@ -134,6 +138,7 @@ class Concat(Merge):
     )
 
     dim: int = 1
+    """the dim the branches are concatenated along (1: the channels; not the batch)."""
 
     def free_axis(self, rank: int) -> int:
         axis = self.dim + rank if self.dim < 0 else self.dim

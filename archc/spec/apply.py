@@ -90,8 +90,9 @@ def _add_op(
     shape = flow.shape
     if not _sizes_positive(x, op, shape, y, path, item):
         return None
-    for left, right, what in op.conditions(shape):
-        x.net.conditions.append(Condition("equal", left, right, path, item.span, what))
+    for left, right, what, *kind in op.conditions(shape):
+        kind = kind[0] if kind else "equal"  # "positive": left >= right
+        x.net.conditions.append(Condition(kind, left, right, path, item.span, what))
     return add_layer(
         x,
         Layer(
@@ -167,7 +168,7 @@ def apply_merge(
             shape=shape,
             params=0,
             buffers=0,
-            macs=0,
+            macs=op.merge_macs([o.shape for o in outputs], shape),
             span=item.span,
             file=x.file,
         ),

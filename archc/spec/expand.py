@@ -98,9 +98,7 @@ _GROUPING = ("name", "if", "inline")  # the fields every group item has besides 
 STRUCTURAL: dict[str, type[BaseModel]] = {
     "repeat": RepeatItem,
     "seq": SeqItem,
-    "add": MergeItem,
-    "concat": MergeItem,
-    "mul": MergeItem,
+    **{name: MergeItem for name, cls in sorted(OPS.items()) if issubclass(cls, Merge)},
     "ref": RefItem,
     "assert": AssertItem,
 }
@@ -262,6 +260,12 @@ def _parts(x: Expansion, item: Item, flow: Flow | None, where: Where) -> Flow | 
     item's `names` say; the flow goes on from the last part."""
     op = x.fields(OPS[item.head], f"`{item.head}`", item, flow, where.env, common=("if",))
     if op is None or flow is None:
+        # Its parts are unknown, as a failed named item's output: what refers to them is a
+        # consequence, not reported again.
+        names = op.names if op is not None else item.args.get("names")
+        for name in names if isinstance(names, list) else ():
+            if isinstance(name, str):
+                x.scopes[-1][name] = None
         return None
     parts = op.parts()
     result = flow
