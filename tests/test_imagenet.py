@@ -23,6 +23,8 @@ from tests.reference.torchvision import torchvision_models
 
 ZOO = Path(__file__).parent.parent / "specs" / "imagenet"
 
+VIT_L = {"num_layers": 24, "num_heads": 16, "hidden_dim": 1024, "mlp_dim": 4096}
+
 # name: (spec file, parameter overrides, parameters, conv+linear MACs at 224×224)
 MODELS = {
     "alexnet": ("alexnet", {}, 61_100_840, 714_188_480),
@@ -136,6 +138,19 @@ MODELS = {
         88_591_464,
         15_354_729_472,
     ),
+    # ViT's MACs count attention's two matmuls too (q·kᵀ and attn·v): torch's FLOP counter
+    # with the math kernel of attention, halved, on torchvision 0.29.1; they equal
+    # torchvision's published GFLOPS (17.564, 4.409, 61.555, 15.378, 167.295).
+    "vit_b_16": ("vit", {}, 86_567_656, 17_563_828_224),
+    "vit_b_32": ("vit", {"patch_size": 32}, 88_224_232, 4_409_186_304),
+    "vit_l_16": ("vit", VIT_L, 304_326_632, 61_554_712_576),
+    "vit_l_32": ("vit", {**VIT_L, "patch_size": 32}, 306_535_400, 15_377_539_072),
+    "vit_h_14": (
+        "vit",
+        {"patch_size": 14, "num_layers": 32, "num_heads": 16, "hidden_dim": 1280, "mlp_dim": 5120},
+        632_045_800,
+        167_295_109_120,
+    ),
     "efficientnet_v2_s": ("efficientnet_v2", {}, 21_458_488, 2_849_895_872),
     "efficientnet_v2_m": ("efficientnet_v2", {"arch": "m"}, 54_139_356, 5_362_207_200),
     "efficientnet_v2_l": ("efficientnet_v2", {"arch": "l"}, 118_515_272, 12_231_188_544),
@@ -190,6 +205,8 @@ MIN_INPUT = {
     "efficientnet_v2": 1,
     "regnet": 1,
 }
+# Specs that take one input size alone (tests/test_vit.py checks it).
+ONLY_INPUT = {"vit": 224}
 
 
 def network(name: str, input_dims=None):
@@ -203,7 +220,7 @@ def network(name: str, input_dims=None):
 
 def test_the_zoo_folder_checks_and_every_spec_is_tested():
     files = find_specs([ZOO])
-    assert sorted(p.stem for p in files) == sorted(MIN_INPUT)
+    assert sorted(p.stem for p in files) == sorted(MIN_INPUT | ONLY_INPUT)
     for path in files:
         result = check_file(path)
         assert result.network.ok, [d.message for d in result.diagnostics]

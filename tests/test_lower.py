@@ -80,8 +80,9 @@ def test_lowered_spec_matches_static_answers_layer_by_layer(path):
     assert [tuple(y.shape) for y in outputs] == [o.shape for o in network.outputs]
     assert sum(p.numel() for p in model.parameters()) == network.params
     keys = {layer.key for layer in network.layers}  # the paths, less `inline` levels
-    for key in model.state_dict():
-        assert key.rpartition(".")[0] in keys, key
+    for key in model.state_dict():  # below a layer's key (a named learnable tensor: at it)
+        parts = key.split(".")
+        assert any(".".join(parts[:n]) in keys for n in range(1, len(parts) + 1)), key
 
 
 def test_resnet18_keys_and_merge_scopes():

@@ -85,9 +85,10 @@ def valid_input_sets(network: Network) -> ValidInputs | None:
     positive = {c.left for c in conditions if c.kind == "positive"} | {Sym.var(d) for d in dims}
     conditions = [c for c in conditions if not _implied(c, positive)]
     pairs = [_as_pair(c) for c in conditions]
-    coupling = next(
-        (c for c in conditions if len((_vars(c.left) | _vars(c.right)) & set(dims)) > 1), None
-    )
+    # The layer named as coupling the dims: one whose equality does (ViT's fixed position
+    # embedding) before one whose size must merely be positive.
+    coupled = [c for c in conditions if len((_vars(c.left) | _vars(c.right)) & set(dims)) > 1]
+    coupling = min(coupled, key=lambda c: c.kind == "positive", default=None)
     solved = solve_conditions(pairs, dims, square=coupling is not None)
     if solved is None:
         return None

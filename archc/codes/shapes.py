@@ -143,6 +143,50 @@ CODES: list[Code] = [
         ),
     ),
     Code(
+        "bad-heads",
+        "The token width is not divisible by the attention heads.",
+        explanation="""Multi-head attention splits each token's width C into `num_heads`
+        heads of C / num_heads features each, so `num_heads` must divide the width;
+        `nn.MultiheadAttention` refuses the layer otherwise. Choose a number of heads that
+        divides the width (ViT-B: 768 wide, 12 heads of 64), or change the width.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 10, 64]
+                body:
+                  - multiheadattention: {num_heads: 5}
+                """
+            ),
+            "num_heads: 5",
+            "num_heads: 4",
+        ),
+    ),
+    Code(
+        "embedding-mismatch",
+        "A learnable tensor's stated shape does not fit the tensor it is added to.",
+        explanation="""A position embedding is one learnable tensor of one sample's shape,
+        added to every sample, so its `shape` (the batch left out) must equal the incoming
+        tensor's: a ViT made for 197 tokens of 768 features takes no other number of tokens.
+        At symbolic input sizes the stated shape becomes a condition, and the valid input sizes
+        are those that give exactly that many tokens. Give the network an input of the size
+        it was made for, or state the shape that reaches the layer.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 50, 64]
+                body:
+                  - posembedding: {shape: [49, 64]}
+                """
+            ),
+            "shape: [49, 64]",
+            "shape: [50, 64]",
+        ),
+    ),
+    Code(
         "bad-padding",
         "Padding is too large for the kernel, or `same` padding with a stride.",
         explanation="""The padding is one PyTorch refuses: `padding: same` with a stride other

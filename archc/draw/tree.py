@@ -76,7 +76,8 @@ def op_label(layer: Layer) -> str:
     groups = getattr(op, "groups", 1)
     if isinstance(groups, int) and groups != 1:
         parts.append(f"g{groups}")
-    return " ".join(parts)
+    detail = op.detail(layer.input_shapes[0])
+    return " ".join([*parts, detail] if detail else parts)
 
 
 def _pair(pair) -> str:

@@ -16,8 +16,10 @@ dim may hold H and W. An op that moves, merges, splits or removes dims says so (
 analyses follow the network input's axes through it (archc/analysis/receptive_field.py).
 
 MAC convention: one multiply-accumulate of a convolution, transposed convolution, linear layer
-or matmul counts 1, at batch size 1; bias additions, normalization, activations, pooling and
-the other merges count 0. This is the convention of torchvision's published GFLOPS figures.
+or matmul (attention's q·kᵀ and attn·v, in `matmul` or inside `multiheadattention`) counts 1,
+at batch size 1; bias additions, normalization, softmax, activations, pooling and the other
+merges count 0. This is the convention of torchvision's published GFLOPS figures (ViT-B/16's
+17.56 included).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from pydantic import Field as Constraint
 
 from archc.dims import Dim, Shape, Sym, Window, format_shape
 
-Category = Literal["conv", "pool", "norm", "dense", "activation", "layout", "merge", "other"]
+Category = Literal[
+    "conv", "pool", "norm", "dense", "attention", "activation", "layout", "merge", "other"
+]
 
 
 class OpError(Exception):
@@ -162,6 +166,16 @@ class Op(BaseModel):
     def macs(self, x: Shape, y: Shape) -> Dim:
         return 0
 
+    def detail(self, x: Shape) -> str:
+        """What a drawing's label adds to the op's name for input `x` (an attention layer's
+        heads and width); empty for most ops, whose kernel and stride fields speak for them."""
+        return ""
+
+    def workspace(self, x: Shape) -> Dim:
+        """Elements per sample the op holds while it runs, besides its input and output (an
+        attention layer's map of heads × L × L); the memory analysis counts them at that layer."""
+        return 0
+
     def stated(self, x: Shape) -> Op:
         """This op with its input-width fields stated from a concrete input `x`: what a layer
         whose width field is left out is built with for the spec's declared input."""
@@ -269,20 +283,21 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
-def channels(x: Shape, field: str | None = None) -> int:
-    """The channel count of an (N, C, ...) shape, which must be concrete."""
-    if isinstance(x[1], Sym):
+def channels(x: Shape, field: str | None = None, axis: int = 1) -> int:
+    """The channel count of an (N, C, ...) shape (or the width along `axis`: -1 for the
+    features of tokens), which must be concrete."""
+    if isinstance(x[axis], Sym):
         raise OpError(
             "symbolic-channels",
-            f"the channel count `{x[1]}` depends on a symbolic input dim",
+            f"the channel count `{x[axis]}` depends on a symbolic input dim",
             field,
         )
-    return x[1]
+    return x[axis]
 
 
-def check_width(stated: int | None, x: Shape, field: str) -> None:
-    """Refuse a stated input width that disagrees with the incoming channels `x[1]`."""
-    actual = channels(x, field)
+def check_width(stated: int | None, x: Shape, field: str, axis: int = 1) -> int:
+    """The incoming width `x[axis]` (the channels); refuses a stated one that disagrees."""
+    actual = channels(x, field, axis)
     if stated is not None and stated != actual:
         raise OpError(
             "channel-mismatch",
@@ -291,6 +306,7 @@ def check_width(stated: int | None, x: Shape, field: str) -> None:
             field,
             hint=f"write `{field}: {actual}`, or leave it out to infer it",
         )
+    return actual
 
 
 def dim_index(dim: int, x: Shape, field: str) -> int:
