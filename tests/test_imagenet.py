@@ -160,6 +160,25 @@ MODELS = {
     "mnasnet0_75": ("mnasnet", {"alpha": 0.75}, 3_170_208, 215_493_104),
     "mnasnet1_0": ("mnasnet", {}, 4_383_312, 314_415_872),
     "mnasnet1_3": ("mnasnet", {"alpha": 1.3}, 6_282_256, 526_362_432),
+    "shufflenet_v2_x0_5": (
+        "shufflenet_v2",
+        {"stages_out_channels": [24, 48, 96, 192, 1024]},
+        1_366_792,
+        40_476_448,
+    ),
+    "shufflenet_v2_x1_0": ("shufflenet_v2", {}, 2_278_604, 144_907_992),
+    "shufflenet_v2_x1_5": (
+        "shufflenet_v2",
+        {"stages_out_channels": [24, 176, 352, 704, 1024]},
+        3_503_624,
+        295_759_392,
+    ),
+    "shufflenet_v2_x2_0": (
+        "shufflenet_v2",
+        {"stages_out_channels": [24, 244, 488, 976, 2048]},
+        7_393_996,
+        583_253_464,
+    ),
 }
 
 # RegNet: torchvision's arguments of the width rule (depth, w_0, w_a, w_m), group width and
@@ -204,6 +223,7 @@ MIN_INPUT = {
     "mnasnet": 1,
     "efficientnet_v2": 1,
     "regnet": 1,
+    "shufflenet_v2": 1,
 }
 # Specs that take one input size alone (tests/test_vit.py checks it).
 ONLY_INPUT = {"vit": 224}
@@ -399,6 +419,7 @@ REFERENCE = {
     "efficientnet_v2_s": ({}, 32),
     "regnet_x_400mf": ({}, 32),
     "regnet_y_400mf": ({}, 32),
+    "shufflenet_v2_x0_5": ({}, 32),
 }
 
 
@@ -433,13 +454,14 @@ def test_outputs_equal_torchvisions_with_its_state_dict_loaded(torch, name):
 
 
 # member: the square input size exported at. tests/test_export.py exports every file's default
-# member; MNASNet's smallest member is not its default.
+# member; MNASNet's and ShuffleNetV2's smallest members are not their defaults.
 EXPORTED = {
     "squeezenet1_1": 64,
     "mobilenet_v3_small": 64,
     "convnext_tiny": 64,
     "efficientnet_b0": 64,
     "mnasnet0_5": 64,
+    "shufflenet_v2_x0_5": 64,
 }
 
 
