@@ -21,7 +21,8 @@ HOSTILE = (
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # archc's own annotations: the only lines that may start with `::`.
 ANNOTATION = re.compile(
-    r"::(error|warning) file=[^:,\n]*(,line=\d+,col=\d+)?,title=archc [a-z-]+::"
+    r"::(error|warning) file=[^:,\n]*(,line=\d+,endLine=\d+,col=\d+,endColumn=\d+)?"
+    r",title=archc [a-z-]+::"
 )
 FORMATS = ["text", "github", "sarif", "json"]
 
@@ -159,8 +160,10 @@ def test_a_symlinked_folder_out_of_the_current_directory_is_refused(repo, tmp_pa
 def test_follow_symlinks_reads_them(repo):
     (repo / "specs" / "leak.yaml").symlink_to("../../secret.txt")
     code, output = run("specs/leak.yaml", "--follow-symlinks", "--format", "json")
-    assert code == 1
-    assert [d["code"] for d in json.loads(output)["results"][0]["diagnostics"]] == ["not-a-mapping"]
+    # Read through the link: its text is no spec (without the option: `symlink-outside`).
+    assert code == 2
+    document = json.JSONDecoder().raw_decode(output)[0]  # the JSON document, then stderr's text
+    assert [d["code"] for d in document["diagnostics"]] == ["not-a-spec"]
 
 
 @pytest.mark.parametrize(

@@ -133,14 +133,26 @@ def name_nodes(proto: Any, network: Network) -> None:
     """Rename nodes to `<spec path>/<op>` and point their doc_string at the layer's YAML line.
 
     The path comes from the TorchScript exporter's node name, or from the `torch.export`
-    exporter's `pkg.torch.onnx.name_scopes` metadata.
+    exporter's `pkg.torch.onnx.name_scopes` metadata. A node the exporter left without a scope
+    (a class token's `x[:, :1]`) takes the path of the one layer that reads all it computes.
     """
     layers = {layer.key: layer for layer in network.layers}
     spec_file = recorded_path(network.file)
     scopes = {p.rsplit(".", i)[0] for p in layers for i in range(p.count(".") + 1)}
     taken = {node.name for node in proto.graph.node}
-    for node in proto.graph.node:
-        found = _node_path(node, scopes)
+    paths = [_node_path(node, scopes) for node in proto.graph.node]
+    readers: dict[str, list[int]] = {}
+    for index, node in enumerate(proto.graph.node):
+        for value in node.input:
+            readers.setdefault(value, []).append(index)
+    for index, node in enumerate(proto.graph.node):
+        if paths[index] is not None:
+            continue
+        read_by = [r for value in node.output for r in readers.get(value, [])]
+        owners = {paths[r][0] if paths[r] else None for r in read_by}
+        if len(owners) == 1 and None not in owners and read_by:
+            paths[index] = (owners.pop(), node.op_type)
+    for node, found in zip(proto.graph.node, paths, strict=True):
         if found is None:
             continue
         path, rest = found
@@ -250,7 +262,7 @@ def add_value_info(proto: Any, network: Network) -> None:
     for _ in range(len(network.layers) + 1):  # each pass completes at least one layer's value
         with without_weights(proto):
             inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
-        completed = _complete_batch(inferred.graph.value_info, static)
+        completed = _complete_batch(inferred.graph.value_info, static, network.input[0])
         # An invented dim kept would stand: inference does not replace a named dim.
         kept = [v for v in inferred.graph.value_info if not (completed and _invented(v))]
         del proto.graph.value_info[:]
@@ -263,13 +275,20 @@ def _invented(value: Any) -> bool:
     return any(INVENTED.fullmatch(d.dim_param) for d in value.type.tensor_type.shape.dim)
 
 
-def _complete_batch(values: Any, static: dict[str, Shape]) -> bool:
+def _complete_batch(values: Any, static: dict[str, Shape], batch: Any) -> bool:
     """Replace the dims that inference invented by the symbolic dims of the static shapes;
-    whether any was replaced."""
+    whether any was replaced. A value inside a layer's module (the middle of a channel
+    shuffle's reshapes) has no static shape; its dim 0 is the batch, which archc's lowerings
+    never move, so an invented dim there is the batch dim."""
     completed = False
     for value in values:
         dims = value.type.tensor_type.shape.dim
         shape = static.get(value.name)
+        if shape is None and isinstance(batch, Sym) and dims:
+            if INVENTED.fullmatch(dims[0].dim_param):
+                dims[0].dim_param = str(batch)
+                completed = True
+            continue
         if shape is None or len(shape) != len(dims):
             continue
         for dim, ours in zip(dims, shape):

@@ -241,6 +241,7 @@ class Roll(Op):
     examples: ClassVar[tuple[Example, ...]] = (
         Example((1, 7, 7, 4), {"shifts": [-3, -3], "dims": [1, 2]}),
         Example((1, 3, 5, 6), {"shifts": 2, "dims": -1}),
+        Example((1, 2, 3, 4), {"shifts": [-3, 5], "dims": [1, 3]}),  # past the size
     )
 
     shifts: _INTS
@@ -274,7 +275,12 @@ class Roll(Op):
         return Window(1, 1, self._shift(x).get(1, 0))
 
     def lower(self, x: Shape):
-        shifts = self._shift(x)
+        # A shift as torch reads it, modulo the size: torch's ONNX export of a shift larger
+        # than the dim (-3 along 2 channels) computes another roll.
+        shifts = {
+            dim: shift % x[dim] if isinstance(x[dim], int) else shift
+            for dim, shift in self._shift(x).items()
+        }
         return _Roll()(tuple(shifts.values()), tuple(shifts))
 
 
