@@ -110,7 +110,9 @@ def _shape_preserving() -> dict[int, dict[str, list[dict]]]:
     """By number of spatial axes, the registry's ops that keep a shape of that rank, with the
     fields of their examples of that rank.
 
-    Drawn from the registry, so a new op joins the fuzzing without being listed here.
+    Drawn from the registry, so a new op joins the fuzzing without being listed here. Fields
+    that fit the example's input only (a position embedding's `shape`, an attention window's
+    size) are left out: with them the op refuses another shape of the rank.
     """
     from archc.ops import OPS, Merge
 
@@ -122,9 +124,21 @@ def _shape_preserving() -> dict[int, dict[str, list[dict]]]:
             rank = len(example.input) - 2
             if rank not in found or _WIDTH_FIELDS & set(example.fields):
                 continue
-            if cls.model_validate(example.fields).infer(example.input) == example.input:
+            if _keeps_shape(cls.model_validate(example.fields), example.input):
                 found[rank].setdefault(name, []).append(example.fields)
     return found
+
+
+def _keeps_shape(op, shape: tuple) -> bool:
+    """Whether `op` keeps `shape`, and takes a shape of its rank with twice the channels and
+    larger sizes too."""
+    from archc.ops import OpError
+
+    other = (shape[0], 2 * shape[1], *(n + 2 for n in shape[2:]))
+    try:
+        return op.infer(shape) == shape and len(op.infer(other)) == len(other)
+    except OpError:
+        return False
 
 
 SHAPE_PRESERVING = _shape_preserving()
@@ -441,6 +455,8 @@ def trace_torch(shape: list[int], body: list[dict]):
             net(torch.zeros(shape))
         for hook in hooks:
             hook.remove()
-    except (RuntimeError, ValueError) as exc:
+    except (RuntimeError, ValueError, AssertionError) as exc:
+        # torch refuses some arguments with an assert (nn.MultiheadAttention: "embed_dim must
+        # be divisible by num_heads").
         return None, exc
     return records, None
