@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from archc.dims import dim_json, format_shape
-from archc.report import Result, layer_json, per_axis
+from archc.report import Result, layer_json, rf_json_text
 
 _FIELDS = ("op", "output", "params", "macs", "rf")
 
@@ -176,9 +176,7 @@ def _signed(value) -> str:
 
 
 def _rf(rf) -> str:
-    if not rf:
-        return "-"
-    return f"{per_axis(rf['size'])} /{per_axis(rf['stride'])}"
+    return rf_json_text(rf) or "-"
 
 
 def _summary(layer: dict) -> str:

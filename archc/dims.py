@@ -271,11 +271,79 @@ def dim_json(value: Dim) -> int | str:
     return value if isinstance(value, int) else str(value)
 
 
+def exact_quotient(a: Dim, b: Dim) -> Dim | None:
+    """a / b when b divides a for every value of the input dims, else None.
+
+    Ints divide when the remainder is zero; a symbolic size divides when it is b times a
+    polynomial with integer coefficients, its floors taken as variables (long division, leading
+    terms first), which is how a reshape finds the -1 of `(N, C, H, W) -> (N, C, H, -1)`:
+
+        >>> exact_quotient(8 * Sym.var("H") * Sym.var("W"), 4 * Sym.var("H"))
+        2*W
+        >>> exact_quotient(8 * Sym.var("H"), 3) is None
+        True
+    """
+    if isinstance(b, int):
+        if b == 0:
+            return None
+        if isinstance(a, int):
+            return a // b if a % b == 0 else None
+        if any(c % b for c in a.terms.values()):
+            return None
+        return Sym({m: c // b for m, c in a.terms.items()}).simplify()
+    lead, lead_coeff = _leading(b)
+    rest, quotient = Sym.lift(a), {}
+    while rest.terms:
+        monomial, coeff = _leading(rest)
+        factor = _monomial_quotient(monomial, lead)
+        if factor is None or coeff % lead_coeff:
+            return None
+        quotient[factor] = coeff // lead_coeff
+        rest = Sym.lift(rest - Sym({factor: coeff // lead_coeff}) * b)
+    return Sym(quotient).simplify()
+
+
+def _leading(value: Sym) -> tuple[Monomial, int]:
+    """The leading term in a graded lexicographic order of monomials (atoms sorted)."""
+    monomial = min(value.terms, key=lambda m: (-len(m), [_sort_key(a) for a in m]))
+    return monomial, value.terms[monomial]
+
+
+def _monomial_quotient(monomial: Monomial, divisor: Monomial) -> Monomial | None:
+    """monomial / divisor as a monomial, when every atom of divisor occurs in monomial."""
+    atoms = list(monomial)
+    for atom in divisor:
+        if atom not in atoms:
+            return None
+        atoms.remove(atom)
+    return tuple(atoms)
+
+
 def common_divisor(*values: int) -> int:
     result = 0
     for value in values:
         result = gcd(result, value)
     return result
+
+
+# The spatial axes of (N, C, ...) by rank, as PyTorch's documentation names them:
+# (N, C, L), (N, C, H, W), (N, C, D, H, W).
+AXIS_LETTERS: dict[int, tuple[str, ...]] = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+AXIS_WORDS: dict[int, tuple[str, ...]] = {
+    1: ("length",),
+    2: ("height", "width"),
+    3: ("depth", "height", "width"),
+}
+
+
+def axis_letters(rank: int) -> tuple[str, ...]:
+    """The letters of `rank` spatial axes: `("D", "H", "W")`; `S1, S2, ...` beyond three."""
+    return AXIS_LETTERS.get(rank, tuple(f"S{i}" for i in range(1, rank + 1)))
+
+
+def axis_words(rank: int) -> tuple[str, ...]:
+    """The words of `rank` spatial axes: `("depth", "height", "width")`."""
+    return AXIS_WORDS.get(rank, tuple(f"spatial dim {i}" for i in range(1, rank + 1)))
 
 
 @dataclass(frozen=True)

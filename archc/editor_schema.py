@@ -21,8 +21,8 @@ from archc.spec.expand import STRUCTURAL, structural_summary
 
 EXPRESSION = {
     "type": "string",
-    "pattern": r"\$|(^|[^A-Za-z0-9_$.])in\.",
-    "description": "an expression: `$name`, `in.channels`, integer arithmetic",
+    "pattern": r"\$|(^|[^A-Za-z0-9_$.])(in|input)\.",
+    "description": "an expression: `$name`, `in.channels`, `input.height`, integer arithmetic",
 }
 # The fields every item may carry, besides its own.
 COMMON_FIELDS = {
@@ -143,6 +143,10 @@ def spec_schema() -> dict[str, Any]:
             properties.pop("name", None)
         elif {"body", "branches"} & model.model_fields.keys():
             properties["inline"] = INLINE
+        if keyword in OPS:  # a merge's own fields (concat's `dim`)
+            own, needed = model_schema(OPS[keyword], structural_summary(keyword))
+            defs.update(needed)
+            properties.update(own.get("properties", {}))
     near = near_misses()
     defs["item"] = {
         "anyOf": [

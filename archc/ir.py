@@ -45,7 +45,8 @@ class Output:
 
 @dataclass
 class Condition:
-    """A requirement on symbolic input dims: `left >= 1` (kind "positive") or `left == right`."""
+    """A requirement on symbolic input dims: `left >= right` (kind "positive"; a size must be at
+    least 1) or `left == right` (kind "equal")."""
 
     kind: str
     left: Dim
@@ -73,9 +74,13 @@ class Analysis:
     The size warnings and hints it finds go to `Network.diagnostics`, beside the errors.
     """
 
-    # Per layer, in order: one `archc.ops.base.ReceptiveField` per spatial input axis; empty
-    # when the network has errors or no spatial axes.
+    # Per layer, in order: one `archc.ops.base.ReceptiveField` per spatial input axis (None
+    # where not applicable); empty when the network has errors or no spatial axes.
     receptive_fields: list[tuple] = field(default_factory=list)
+    # Per value (0: the input, i: layer i - 1's output), for each of its dims, the spatial dim
+    # of the network input that it holds plainly (2 for H), or None: after a `permute` the
+    # dim holding H need not be dim 2. Empty when the network has errors.
+    sources: list[tuple] = field(default_factory=list)
     # `archc.analysis.valid_inputs.ValidInputs` for symbolic spatial input dims, else None.
     valid_inputs: dict | None = None
     # The `memory` object of the JSON result (`archc.analysis.memory.memory_usage`).

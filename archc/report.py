@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from archc.diagnostics import Diagnostic, Span, printable, render
-from archc.dims import Dim, dim_json, format_shape
+from archc.dims import Dim, Sym, axis_letters, dim_json, format_shape
 from archc.ir import Network
 
 
@@ -47,6 +47,16 @@ def count_text(value: Dim) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def spatial_axes(shape) -> list[str]:
+    """The names of the spatial axes of an input, in the order of every per-axis list (`rf`):
+    a symbolic size's own name, else PyTorch's letter (`L`; `H`, `W`; `D`, `H`, `W`)."""
+    rank = len(shape) - 2
+    return [
+        str(size) if isinstance(size, Sym) else letter
+        for size, letter in zip(shape[2:], axis_letters(rank), strict=True)
+    ]
+
+
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _RESERVED = {"true", "false", "null", "True", "False", "Null", "TRUE", "FALSE", "NULL", "~"}
 
@@ -74,18 +84,27 @@ def per_axis(values: list) -> str:
 
 
 def rf_text(rf) -> str:
-    """`35 /4`: the receptive field's size and stride, per axis where they differ."""
-    if not rf:
+    """`35 /4`: the receptive field's size and stride, per axis where they differ; `n/a` along
+    an axis where no window describes it."""
+    return rf_json_text(_rf_json(rf))
+
+
+def rf_json_text(found: dict | None) -> str:
+    """`rf_text` of a receptive field in its JSON form; "" without one."""
+    if not found:
         return ""
-    found = _rf_json(rf)
-    return f"{per_axis(found['size'])} /{per_axis(found['stride'])}"
+    if all(v is None for v in found["size"]):
+        return "n/a"
+    sizes, strides = (["n/a" if v is None else v for v in found[k]] for k in ("size", "stride"))
+    return f"{per_axis(sizes)} /{per_axis(strides)}"
 
 
 def _rf_json(rf) -> dict | None:
-    """The receptive field as the JSON contract has it: one entry per spatial axis."""
+    """The receptive field as the JSON contract has it: one entry per spatial axis, null along
+    an axis where it is not applicable."""
     if not rf:
         return None
-    axes = [f.to_json() for f in rf]
+    axes = [(None, None, None) if f is None else f.to_json() for f in rf]
     return {key: [axis[i] for axis in axes] for i, key in enumerate(("size", "stride", "padding"))}
 
 
@@ -130,6 +149,8 @@ def result_json(result: Result) -> dict:
         "layers": layers,
         "diagnostics": [d.to_json() for d in result.diagnostics],
     }
+    if net is not None and len(net.input) > 2:
+        document["axes"] = spatial_axes(net.input)
     if result.valid_inputs is not None:
         document["valid_inputs"] = result.valid_inputs
         square = getattr(result.valid_inputs, "square", ())

@@ -6,8 +6,9 @@ PyTorch module directly from `torch.nn` classes, without archc. Comparing the tw
 differential test of archc's shape rules, parameter counts and error detection.
 
 `networks()` is a hypothesis strategy of descriptions that are mostly valid (sizes are tracked
-while generating so that few collapse); `perturbed()` changes one size or channel count so that
-the network is near the edge of validity.
+while generating so that few collapse), over one, two or three spatial axes ((N, C, L),
+(N, C, H, W), (N, C, D, H, W)); `perturbed()` changes one size or channel count so that the
+network is near the edge of validity.
 """
 
 from __future__ import annotations
@@ -27,12 +28,25 @@ from hypothesis import strategies as st
 @dataclass
 class State:
     channels: int
-    height: int
-    width: int
+    sizes: tuple[int, ...]  # one per spatial axis: (L,), (H, W) or (D, H, W)
+
+    @property
+    def rank(self) -> int:
+        return len(self.sizes)
+
+
+_WINDOWED = ("conv", "maxpool", "avgpool")  # op names without their `1d`, `2d`, `3d`
 
 
 def _conv_out(size, k, s, p, d):
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _axes(draw, rank: int, values: list):
+    """One value for every axis, or a list of one per axis, each drawn from `values`."""
+    if rank == 1 or draw(st.booleans()):
+        return draw(st.sampled_from(values))
+    return [draw(st.sampled_from(values)) for _ in range(rank)]
 
 
 @st.composite
@@ -51,28 +65,28 @@ def conv(draw, state: State, keep_size: bool = False):
             "padding": draw(st.sampled_from([k // 2, "same"])),
         }
     else:
-        kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-        stride = draw(st.sampled_from([1, 1, 2, 3, [1, 2]]))
-        padding = draw(
-            st.sampled_from([0, 1, 2, [1, 0], "valid"] + (["same"] if stride == 1 else []))
-        )
+        stride = _axes(draw, state.rank, [1, 1, 2, 3])
+        same = stride == 1 or stride == [1] * state.rank
         args = {
             "out_channels": out,
-            "kernel_size": kh if kh == kw else [kh, kw],
+            "kernel_size": _axes(draw, state.rank, [1, 2, 3, 4, 5]),
             "stride": stride,
-            "padding": padding,
+            "padding": draw(
+                st.sampled_from(["valid", "same"] if same else ["valid"])
+                | st.just(_axes(draw, state.rank, [0, 1, 2]))
+            ),
             "dilation": draw(st.sampled_from([1, 1, 2])),
         }
     if groups > 1:
         args["groups"] = groups
     if draw(st.booleans()):
         args["bias"] = False
-    return {"op": "conv2d", "args": args}
+    return {"op": f"conv{state.rank}d", "args": args}
 
 
 @st.composite
 def pool(draw, state: State):
-    kind = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
+    kind = draw(st.sampled_from(["maxpool", "avgpool"]))
     k = draw(st.integers(1, 4))
     args = {
         "kernel_size": k,
@@ -83,31 +97,33 @@ def pool(draw, state: State):
         del args["stride"]
     if draw(st.booleans()):
         args["ceil_mode"] = True
-    if kind == "maxpool2d" and draw(st.booleans()) and args["padding"] == 0:
+    if kind == "maxpool" and draw(st.booleans()) and args["padding"] == 0:
         args["dilation"] = 2
-    return {"op": kind, "args": args}
+    return {"op": f"{kind}{state.rank}d", "args": args}
 
 
 # Fields that state an input width: an example's value fits the example's input only.
-_WIDTH_FIELDS = {"in_channels", "in_features", "num_features", "normalized_shape"}
+_WIDTH_FIELDS = {"in_channels", "in_features", "num_features", "num_channels", "normalized_shape"}
 
 
-def _shape_preserving() -> dict[str, list[dict]]:
-    """The registry's ops that keep an image's shape, with the fields of their image examples.
+def _shape_preserving() -> dict[int, dict[str, list[dict]]]:
+    """By number of spatial axes, the registry's ops that keep a shape of that rank, with the
+    fields of their examples of that rank.
 
     Drawn from the registry, so a new op joins the fuzzing without being listed here.
     """
     from archc.ops import OPS, Merge
 
-    found: dict[str, list[dict]] = {}
+    found: dict[int, dict[str, list[dict]]] = {1: {}, 2: {}, 3: {}}
     for name, cls in sorted(OPS.items()):
         if issubclass(cls, Merge):
             continue
         for example in cls.examples:
-            if len(example.input) != 4 or _WIDTH_FIELDS & set(example.fields):
+            rank = len(example.input) - 2
+            if rank not in found or _WIDTH_FIELDS & set(example.fields):
                 continue
             if cls.model_validate(example.fields).infer(example.input) == example.input:
-                found.setdefault(name, []).append(example.fields)
+                found[rank].setdefault(name, []).append(example.fields)
     return found
 
 
@@ -116,17 +132,24 @@ SHAPE_PRESERVING = _shape_preserving()
 
 @st.composite
 def pointwise(draw, state: State):
-    choice = draw(st.sampled_from(sorted(SHAPE_PRESERVING)))
-    return {"op": choice, "args": dict(draw(st.sampled_from(SHAPE_PRESERVING[choice])))}
+    ops = SHAPE_PRESERVING[state.rank]
+    choice = draw(st.sampled_from(sorted(ops)))
+    return {"op": choice, "args": dict(draw(st.sampled_from(ops[choice])))}
 
 
 @st.composite
 def merge(draw, state: State, depth: int):
     kind = draw(st.sampled_from(["add", "concat", "mul"]))
     if kind == "mul":  # a squeeze-and-excitation gate
+        squeeze = (
+            {"op": "globalavgpool2d", "args": {}}
+            if state.rank == 2
+            else {"op": f"adaptiveavgpool{state.rank}d", "args": {"output_size": 1}}
+        )
+        excite = {"out_channels": state.channels, "kernel_size": 1}
         gate = [
-            {"op": "globalavgpool2d", "args": {}},
-            {"op": "conv2d", "args": {"out_channels": state.channels, "kernel_size": 1}},
+            squeeze,
+            {"op": f"conv{state.rank}d", "args": excite},
             {"op": "sigmoid", "args": {}},
         ]
         return {"merge": "mul", "branches": [[], gate]}
@@ -151,7 +174,7 @@ def advance(state: State, item: dict) -> State | None:
         if any(o is None for o in outs):
             return None
         if item["merge"] == "concat":
-            return State(sum(o.channels for o in outs), outs[0].height, outs[0].width)
+            return State(sum(o.channels for o in outs), outs[0].sizes)
         return outs[0]
     if "repeat" in item:
         for _ in range(item["repeat"]):
@@ -162,28 +185,29 @@ def advance(state: State, item: dict) -> State | None:
     if "block" in item:
         return run(state, item["body"])
     op, args = item["op"], item["args"]
-    if op in ("conv2d", "maxpool2d", "avgpool2d"):
-        k = _pair(args["kernel_size"])
-        s = _pair(args.get("stride", args["kernel_size"] if op != "conv2d" else 1))
-        d = _pair(args.get("dilation", 1))
+    if op[:-2] in _WINDOWED:
+        n = state.rank
+        k = _per_axis(args["kernel_size"], n)
+        s = _per_axis(args.get("stride", args["kernel_size"] if op[:-2] != "conv" else 1), n)
+        d = _per_axis(args.get("dilation", 1), n)
         padding = args.get("padding", 0)
         if padding == "same":
-            return State(args.get("out_channels", state.channels), state.height, state.width)
-        p = (0, 0) if padding == "valid" else _pair(padding)
+            return State(args.get("out_channels", state.channels), state.sizes)
+        p = (0,) * n if padding == "valid" else _per_axis(padding, n)
         sizes = []
-        for size, kk, ss, pp, dd in zip((state.height, state.width), k, s, p, d):
+        for size, kk, ss, pp, dd in zip(state.sizes, k, s, p, d):
             if args.get("ceil_mode"):
-                n = -(-(size + 2 * pp - dd * (kk - 1) - 1) // ss) + 1
-                if (n - 1) * ss >= size + pp:
-                    n -= 1
+                out = -(-(size + 2 * pp - dd * (kk - 1) - 1) // ss) + 1
+                if (out - 1) * ss >= size + pp:
+                    out -= 1
             else:
-                n = _conv_out(size, kk, ss, pp, dd)
-            sizes.append(n)
+                out = _conv_out(size, kk, ss, pp, dd)
+            sizes.append(out)
         if min(sizes) < 1:
             return None
-        return State(args.get("out_channels", state.channels), *sizes)
-    if op == "globalavgpool2d":
-        return State(state.channels, 1, 1)
+        return State(args.get("out_channels", state.channels), tuple(sizes))
+    if op == "globalavgpool2d" or op.startswith("adaptiveavgpool"):
+        return State(state.channels, (1,) * state.rank)
     return state
 
 
@@ -195,15 +219,22 @@ def run(state: State, body: list[dict]) -> State | None:
     return state
 
 
-def _pair(value):
-    return tuple(value) if isinstance(value, list) else (value, value)
+def _per_axis(value, rank: int) -> tuple:
+    return tuple(value) if isinstance(value, list) else (value,) * rank
+
+
+# The spatial sizes a network starts with, by number of axes: small volumes keep runs fast.
+_SIZES = {1: (6, 64), 2: (6, 32), 3: (4, 12)}
 
 
 @st.composite
 def networks(draw, max_items: int = 8):
-    """A description of a mostly valid network: (input shape, body)."""
-    state = State(draw(st.integers(1, 6)), draw(st.integers(6, 32)), draw(st.integers(6, 32)))
-    shape = [2, state.channels, state.height, state.width]
+    """A description of a mostly valid network over one, two or three spatial axes:
+    (input shape, body)."""
+    rank = draw(st.sampled_from([1, 2, 2, 3]))
+    low, high = _SIZES[rank]
+    state = State(draw(st.integers(1, 6)), tuple(draw(st.integers(low, high)) for _ in range(rank)))
+    shape = [2, state.channels, *state.sizes]
     body: list[dict] = []
     for _ in range(draw(st.integers(1, max_items))):
         kind = draw(
@@ -247,7 +278,7 @@ def perturbed(draw):
     ops = [
         item
         for item in _walk(body)
-        if "op" in item and item["op"] in ("conv2d", "maxpool2d", "avgpool2d", "linear")
+        if "op" in item and (item["op"] == "linear" or item["op"][:-2] in _WINDOWED)
     ]
     if not ops:
         return shape, body
@@ -256,11 +287,11 @@ def perturbed(draw):
     if how == "kernel" and target["op"] != "linear":
         target["args"]["kernel_size"] = draw(st.integers(6, 40))
         target["args"].pop("dilation", None)
-        if target["op"] != "conv2d" or target["args"].get("padding") == "same":
+        if not target["op"].startswith("conv") or target["args"].get("padding") == "same":
             target["args"]["padding"] = 0
     else:
         key = "in_features" if target["op"] == "linear" else "in_channels"
-        if target["op"] in ("maxpool2d", "avgpool2d"):
+        if target["op"][:-2] in ("maxpool", "avgpool"):
             return shape, body
         target["args"][key] = draw(st.integers(1, 40))
     return shape, body
@@ -313,8 +344,12 @@ def to_torch(shape: list[int], body: list[dict]):
     def module(item, x):
         op, args = item["op"], dict(item["args"])
         channels = x.shape[-1] if op == "linear" else x.shape[1]
-        if op == "conv2d":
-            return nn.Conv2d(args.pop("in_channels", channels), **args)
+        windowed = {"conv": "Conv", "maxpool": "MaxPool", "avgpool": "AvgPool"}.get(op[:-2])
+        if windowed is not None:  # torch's module of the op's rank: Conv1d, MaxPool3d, ...
+            cls = getattr(nn, windowed + op[-2:])
+            if windowed == "Conv":
+                return cls(args.pop("in_channels", channels), **args)
+            return cls(**args)
         if op == "linear":
             return nn.Linear(args.pop("in_features", channels), **args)
         if op == "batchnorm2d":
@@ -322,11 +357,10 @@ def to_torch(shape: list[int], body: list[dict]):
         if op == "globalavgpool2d":
             return nn.AdaptiveAvgPool2d(1)
         names = {
-            "maxpool2d": nn.MaxPool2d, "avgpool2d": nn.AvgPool2d, "relu": nn.ReLU,
-            "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU,
-            "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "identity": nn.Identity,
-            "gelu": nn.GELU, "dropout": nn.Dropout, "leakyrelu": nn.LeakyReLU,
-            "flatten": nn.Flatten,
+            "relu": nn.ReLU, "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+            "silu": nn.SiLU, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
+            "identity": nn.Identity, "gelu": nn.GELU, "dropout": nn.Dropout,
+            "leakyrelu": nn.LeakyReLU, "flatten": nn.Flatten, "channelshuffle": nn.ChannelShuffle,
         }  # fmt: skip
         if op in names:
             return names[op](**args)

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 
 import archc
 from archc.onnx_export import ExportFailed
@@ -53,8 +53,32 @@ def agree(shape, body) -> bool:
     return network.ok
 
 
+# Found by fuzzing: PyTorch's 3-D average pooling refuses an input smaller than its kernel
+# (W = 2 here), where 1-D and 2-D ones, in ceil mode, give one window.
+AVGPOOL3D_SMALLER_THAN_KERNEL = (
+    [2, 1, 4, 4, 4],
+    [
+        {"op": "conv3d", "args": {"out_channels": 1, "kernel_size": 1, "stride": [1, 1, 2]}},
+        {"op": "avgpool3d", "args": {"kernel_size": 3, "ceil_mode": True}},
+    ],
+)
+
+
+# Found by fuzzing: instance norm over one position, refused by PyTorch in training even with
+# running statistics (which it would use at inference).
+INSTANCE_NORM_OF_ONE_POSITION = (
+    [2, 1, 4, 4, 4],
+    [
+        {"op": "maxpool3d", "args": {"kernel_size": 4}},
+        {"op": "instancenorm3d", "args": {"affine": True, "track_running_stats": True}},
+    ],
+)
+
+
 @fuzz_settings
 @given(networks())
+@example(AVGPOOL3D_SMALLER_THAN_KERNEL)
+@example(INSTANCE_NORM_OF_ONE_POSITION)
 def test_random_valid_networks_agree_with_pytorch(description):
     event("valid" if agree(*description) else "invalid")
 

@@ -24,7 +24,7 @@ from tests.fuzz import networks, to_spec
 
 ROOT = Path(__file__).parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
-ZOO = ["googlenet", "resnet18", "densenet", "lenet"]
+ZOO = ["googlenet", "resnet18", "densenet", "lenet", "m5", "c3d_small"]
 
 UNET = """\
 archc: 1
@@ -468,3 +468,28 @@ body:
             block = "frame block" if view == "collapsed" else "box collapsed"
             assert browser.evaluate("probe.flashed") == [[f"{block} flash", "input"]]
             browser.evaluate("probe.flashed = []")
+
+
+def test_layout_ops_are_drawn_as_layout_boxes_with_their_shapes():
+    text = """\
+archc: 1
+name: tokens
+input: [N, 4, 8, 8]
+body:
+  - channelshuffle: {groups: 2}
+  - pixelunshuffle: {downscale_factor: 2}
+  - flatten: {start_dim: 2}
+  - transpose: {dim0: 1, dim1: 2}
+  - select: {dim: 1, index: 0}
+  - reshape: {shape: [N, 4, -1]}
+  - permute: {dims: [0, 2, 1]}
+  - slice: {dim: 1, start: 1}
+  - unflatten: {dim: -1, sizes: [2, 2]}
+"""
+    net = check(load_text(text, "tokens.yaml"))
+    assert net.ok
+    svg = render_svg(net, collapse=False)
+    assert [r.get("data-path") for r in rects(svg, "op-layout")] == [
+        layer.path for layer in net.layers
+    ]
+    assert format_shape(net.output_shape) in texts(svg, "shape")

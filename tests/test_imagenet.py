@@ -19,8 +19,11 @@ import pytest
 import archc
 from archc.api import check_file, find_specs
 from archc.dims import dim_json
+from tests.reference.torchvision import torchvision_models
 
 ZOO = Path(__file__).parent.parent / "specs" / "imagenet"
+
+VIT_L = {"num_layers": 24, "num_heads": 16, "hidden_dim": 1024, "mlp_dim": 4096}
 
 # name: (spec file, parameter overrides, parameters, conv+linear MACs at 224×224)
 MODELS = {
@@ -135,6 +138,72 @@ MODELS = {
         88_591_464,
         15_354_729_472,
     ),
+    # ViT's MACs count attention's two matmuls too (q·kᵀ and attn·v): torch's FLOP counter
+    # with the math kernel of attention, halved, on torchvision 0.29.1; they equal
+    # torchvision's published GFLOPS (17.564, 4.409, 61.555, 15.378, 167.295).
+    "vit_b_16": ("vit", {}, 86_567_656, 17_563_828_224),
+    "vit_b_32": ("vit", {"patch_size": 32}, 88_224_232, 4_409_186_304),
+    "vit_l_16": ("vit", VIT_L, 304_326_632, 61_554_712_576),
+    "vit_l_32": ("vit", {**VIT_L, "patch_size": 32}, 306_535_400, 15_377_539_072),
+    "vit_h_14": (
+        "vit",
+        {"patch_size": 14, "num_layers": 32, "num_heads": 16, "hidden_dim": 1280, "mlp_dim": 5120},
+        632_045_800,
+        167_295_109_120,
+    ),
+    "efficientnet_v2_s": ("efficientnet_v2", {}, 21_458_488, 2_849_895_872),
+    "efficientnet_v2_m": ("efficientnet_v2", {"arch": "m"}, 54_139_356, 5_362_207_200),
+    "efficientnet_v2_l": ("efficientnet_v2", {"arch": "l"}, 118_515_272, 12_231_188_544),
+    # at its own input size, 3×299×299
+    "inception_v3": ("inception_v3", {}, 23_834_568, 5_713_216_096),
+    "mnasnet0_5": ("mnasnet", {"alpha": 0.5}, 2_218_512, 104_455_968),
+    "mnasnet0_75": ("mnasnet", {"alpha": 0.75}, 3_170_208, 215_493_104),
+    "mnasnet1_0": ("mnasnet", {}, 4_383_312, 314_415_872),
+    "mnasnet1_3": ("mnasnet", {"alpha": 1.3}, 6_282_256, 526_362_432),
+    "shufflenet_v2_x0_5": (
+        "shufflenet_v2",
+        {"stages_out_channels": [24, 48, 96, 192, 1024]},
+        1_366_792,
+        40_476_448,
+    ),
+    "shufflenet_v2_x1_0": ("shufflenet_v2", {}, 2_278_604, 144_907_992),
+    "shufflenet_v2_x1_5": (
+        "shufflenet_v2",
+        {"stages_out_channels": [24, 176, 352, 704, 1024]},
+        3_503_624,
+        295_759_392,
+    ),
+    "shufflenet_v2_x2_0": (
+        "shufflenet_v2",
+        {"stages_out_channels": [24, 244, 488, 976, 2048]},
+        7_393_996,
+        583_253_464,
+    ),
+}
+
+# RegNet: torchvision's arguments of the width rule (depth, w_0, w_a, w_m), group width and
+# squeeze-and-excitation ratio (0 for RegNetX), then parameters and MACs at 224×224.
+REGNET = {
+    "regnet_x_400mf": ((22, 24, 24.48, 2.54, 16, 0.0), 5_495_976, 413_812_608),
+    "regnet_x_800mf": ((16, 56, 35.73, 2.28, 16, 0.0), 7_259_656, 799_699_712),
+    "regnet_x_1_6gf": ((18, 80, 34.01, 2.25, 24, 0.0), 9_190_136, 1_602_849_792),
+    "regnet_x_3_2gf": ((25, 88, 26.31, 2.25, 48, 0.0), 15_296_552, 3_176_621_952),
+    "regnet_x_8gf": ((23, 80, 49.56, 2.88, 120, 0.0), 39_572_648, 7_995_132_416),
+    "regnet_x_16gf": ((22, 216, 55.59, 2.1, 128, 0.0), 54_278_536, 15_940_755_456),
+    "regnet_x_32gf": ((23, 320, 69.86, 2.0, 168, 0.0), 107_811_560, 31_735_929_792),
+    "regnet_y_400mf": ((16, 48, 27.89, 2.09, 8, 0.25), 4_344_144, 401_842_848),
+    "regnet_y_800mf": ((14, 56, 38.84, 2.4, 16, 0.25), 6_432_512, 833_856_256),
+    "regnet_y_1_6gf": ((27, 48, 20.71, 2.65, 24, 0.25), 11_202_430, 1_612_076_160),
+    "regnet_y_3_2gf": ((21, 80, 42.63, 2.66, 24, 0.25), 19_436_338, 3_176_482_752),
+    "regnet_y_8gf": ((17, 192, 76.82, 2.19, 56, 0.25), 39_381_472, 8_473_070_592),
+    "regnet_y_16gf": ((18, 200, 106.23, 2.48, 112, 0.25), 83_590_140, 15_911_510_272),
+    "regnet_y_32gf": ((20, 232, 115.89, 2.53, 232, 0.25), 145_046_770, 32_279_552_832),
+    "regnet_y_128gf": ((27, 456, 160.83, 2.52, 264, 0.25), 644_812_894, 127_517_815_680),
+}
+REGNET_ARGS = ("depth", "w_0", "w_a", "w_m", "group_width", "se_ratio")
+MODELS |= {
+    name: ("regnet", dict(zip(REGNET_ARGS, args)), params, macs)
+    for name, (args, params, macs) in REGNET.items()
 }
 
 # The smallest square input each default spec accepts (torchvision agrees: one less fails).
@@ -149,7 +218,15 @@ MIN_INPUT = {
     "mobilenet_v3": 1,
     "efficientnet": 1,
     "convnext": 32,
+    "swin": 4,
+    "inception_v3": 75,
+    "mnasnet": 1,
+    "efficientnet_v2": 1,
+    "regnet": 1,
+    "shufflenet_v2": 1,
 }
+# Specs that take one input size alone (tests/test_vit.py checks it).
+ONLY_INPUT = {"vit": 224}
 
 
 def network(name: str, input_dims=None):
@@ -163,7 +240,7 @@ def network(name: str, input_dims=None):
 
 def test_the_zoo_folder_checks_and_every_spec_is_tested():
     files = find_specs([ZOO])
-    assert sorted(p.stem for p in files) == sorted(MIN_INPUT)
+    assert sorted(p.stem for p in files) == sorted(MIN_INPUT | ONLY_INPUT)
     for path in files:
         result = check_file(path)
         assert result.network.ok, [d.message for d in result.diagnostics]
@@ -186,7 +263,8 @@ def test_minimum_input_size(file):
     assert archc.check(spec, [1, 3, smallest, smallest]).ok
     if smallest > 1:
         too_small = archc.check(spec, [1, 3, smallest - 1, smallest - 1])
-        assert [d.code for d in too_small.diagnostics] == ["spatial-collapse"]
+        # one per layer that collapses: Inception's parallel branches collapse together
+        assert {d.code for d in too_small.diagnostics} == {"spatial-collapse"}
 
 
 def test_stochastic_depth_rates_rise_linearly_as_torchvisions():
@@ -198,6 +276,12 @@ def test_stochastic_depth_rates_rise_linearly_as_torchvisions():
     _, net = network("convnext_tiny")
     rates = [layer.op.p for layer in net.layers if layer.op.name == "stochasticdepth"]
     assert rates == [0.1 * k / 17 for k in range(18)]
+    # EfficientNetV2-S: 0.2 * k / 40 over the 40 blocks, on those that keep their shape (all
+    # but the first of each stage, and both of the first stage).
+    _, net = network("efficientnet_v2_s")
+    rates = [layer.op.p for layer in net.layers if layer.op.name == "stochasticdepth"]
+    kept = [0, 1, *range(3, 6), *range(7, 10), *range(11, 16), *range(17, 25), *range(26, 40)]
+    assert rates == [0.2 * k / 40 for k in kept]
 
 
 def test_a_misspelt_family_member_is_an_error():
@@ -324,17 +408,72 @@ def test_stochastic_depth_is_the_identity_at_inference_and_drops_rows_in_trainin
     assert outcomes == {True, False}  # the whole batch is kept or dropped together
 
 
+# Equal to torchvision, its state_dict loaded ------------------------------------------------
+
+# member: (torchvision's arguments, the square input size compared at). These specs name their
+# modules as torchvision does, so its state_dict loads strictly. The smallest member of each
+# family at a small valid size keeps this quick; the others are equal in the figures above.
+REFERENCE = {
+    "inception_v3": ({"aux_logits": False, "init_weights": False}, 75),
+    "mnasnet0_5": ({}, 32),
+    "efficientnet_v2_s": ({}, 32),
+    "regnet_x_400mf": ({}, 32),
+    "regnet_y_400mf": ({}, 32),
+    "shufflenet_v2_x0_5": ({}, 32),
+}
+
+
+def draw_statistics(module, torch) -> None:
+    """Batch-norm running statistics drawn at random, so that copying them matters."""
+    with torch.no_grad():
+        for key, buffer in module.named_buffers():
+            if key.endswith("running_mean"):
+                buffer.uniform_(-1, 1)
+            elif key.endswith("running_var"):
+                buffer.uniform_(0.5, 2)
+
+
+@pytest.mark.parametrize("name", REFERENCE)
+def test_outputs_equal_torchvisions_with_its_state_dict_loaded(torch, name):
+    arguments, size = REFERENCE[name]
+    torch.manual_seed(0)
+    reference = getattr(torchvision_models(), name)(**arguments).eval()
+    draw_statistics(reference, torch)
+    _, net = network(name, [2, 3, size, size])
+    model = archc.build(net).eval()
+    # Strict: the same keys and shapes. RegNet's `block1-0` is not an identifier: `block1_0`.
+    state = {key.replace("-", "_"): value for key, value in reference.state_dict().items()}
+    model.load_state_dict(state)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        # The same modules in the same order on the same input: equal bit for bit.
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
+
+
 # Exported to ONNX -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("file", ["squeezenet1_1", "mobilenet_v3", "convnext", "efficientnet"])
-def test_onnx_export_verifies(torch, tmp_path, file):
+# member: the square input size exported at. tests/test_export.py exports every file's default
+# member; MNASNet's and ShuffleNetV2's smallest members are not their defaults.
+EXPORTED = {
+    "squeezenet1_1": 64,
+    "mobilenet_v3_small": 64,
+    "convnext_tiny": 64,
+    "efficientnet_b0": 64,
+    "mnasnet0_5": 64,
+    "shufflenet_v2_x0_5": 64,
+}
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_onnx_export_verifies(torch, tmp_path, name):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("archc.onnx_export.writer")
     from archc.api import export
 
-    result = export(
-        archc.load(ZOO / f"{file}.yaml"), tmp_path / "m.onnx", input_dims=["N", 3, 64, 64]
-    )
+    file, overrides, _, _ = MODELS[name]
+    size = EXPORTED[name]
+    spec = archc.load(ZOO / f"{file}.yaml", overrides=overrides)
+    result = export(spec, tmp_path / "m.onnx", input_dims=["N", 3, size, size])
     assert result.verified
     assert result.output == ["N", 1000]

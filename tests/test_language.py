@@ -160,3 +160,34 @@ body:
     assert network.ok
     found = [(d.code, d.line) for d in network.diagnostics]
     assert found == [("in-not-block-input", 10)]  # the sigmoid's condition agrees either way
+
+
+def test_the_incoming_tensor_names_its_spatial_sizes_by_rank():
+    # (N, C, L) has a length; (N, C, D, H, W) a depth, height and width.
+    sequence = check(
+        """
+archc: 1
+name: sequence
+input: [N, 2, 40]
+body:
+  - conv1d: {out_channels: "in.length // 10", kernel_size: 3}
+  - maxpool1d: {kernel_size: "in.length // 19"}
+"""
+    )
+    assert sequence.ok, sequence.diagnostics
+    assert sequence.output_shape[1:] == (4, 19)  # 40 // 10 channels; 38 pooled by 38 // 19
+    volume = check(
+        """
+archc: 1
+name: volume
+input: [N, 3, 4, 6, 8]
+body:
+  - conv3d: {out_channels: "in.depth + in.height + in.width", kernel_size: 1}
+  - avgpool3d: {kernel_size: "in.length"}
+"""
+    )
+    assert not volume.ok  # a volume has no length
+    assert [(d.code, d.message) for d in volume.diagnostics] == [
+        ("bad-expression", "the tensor `in` has no `length`")
+    ]
+    assert volume.layers[0].shape[1:] == (18, 4, 6, 8)

@@ -80,8 +80,9 @@ def test_lowered_spec_matches_static_answers_layer_by_layer(path):
     assert [tuple(y.shape) for y in outputs] == [o.shape for o in network.outputs]
     assert sum(p.numel() for p in model.parameters()) == network.params
     keys = {layer.key for layer in network.layers}  # the paths, less `inline` levels
-    for key in model.state_dict():
-        assert key.rpartition(".")[0] in keys, key
+    for key in model.state_dict():  # below a layer's key (a named learnable tensor: at it)
+        parts = key.split(".")
+        assert any(".".join(parts[:n]) in keys for n in range(1, len(parts) + 1)), key
 
 
 def test_resnet18_keys_and_merge_scopes():
@@ -151,3 +152,47 @@ def test_importing_archc_does_not_import_torch():
 def test_symbolic_batch_is_kept_static_dims_concrete():
     network = concrete_network(ROOT / "specs/lenet.yaml")
     assert not any(isinstance(d, Sym) for d in network.input)
+
+
+@pytest.mark.parametrize(
+    ("name", "sizes", "output_size"),
+    [
+        ("adaptiveavgpool1d", (10,), (3,)),
+        ("adaptivemaxpool1d", (10,), (4,)),
+        ("adaptiveavgpool2d", (10, 7), (3, 7)),
+        ("adaptivemaxpool2d", (8, 9), (3, 5)),
+        ("adaptiveavgpool3d", (5, 6, 7), (2, 4, 3)),
+        ("adaptivemaxpool3d", (5, 6, 7), (3, 4, 2)),
+    ],
+)
+def test_uneven_adaptive_pools_lower_to_slices_equal_to_torchs_pool(name, sizes, output_size):
+    # torch's TorchScript exporter refuses these pools; archc's slices must compute them alike.
+    from archc.ops import OPS
+
+    op = OPS[name].model_validate({"output_size": list(output_size)})
+    shape = (2, 3, *sizes)
+    module = op.lower(shape)
+    reference = getattr(torch.nn, type(module).__name__)(output_size)
+    assert type(module) is not type(reference)  # the sliced lowering, under torch's name
+    x = torch.randn(shape)
+    assert torch.allclose(module(x), reference(x), atol=1e-6)
+    other = torch.randn(2, 3, *(n + 3 for n in sizes))  # another size: torch's own kernel
+    assert torch.equal(module(other), reference(other))
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_instance_norm_with_running_statistics_equals_torchs_at_inference(rank):
+    from archc.ops import OPS
+
+    op = OPS[f"instancenorm{rank}d"].model_validate({"track_running_stats": True, "affine": True})
+    shape = (2, 4, *(5,) * rank)
+    module = op.lower(shape)
+    reference = getattr(torch.nn, f"InstanceNorm{rank}d")(4, affine=True, track_running_stats=True)
+    with torch.no_grad():
+        for tensor in (*module.parameters(), *module.buffers()):
+            if tensor.is_floating_point():
+                tensor.uniform_(0.5, 1.5)
+    reference.load_state_dict(module.state_dict())
+    module.eval(), reference.eval()
+    x = torch.randn(shape)
+    assert torch.allclose(module(x), reference(x), atol=1e-6)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import archc
+from archc.dims import axis_letters
 from archc.ops.base import ReceptiveField as Field
 from archc.ops.merge import Merge, _union
 
@@ -24,35 +25,47 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from tests.reference import seed_nets  # noqa: E402
+from tests.reference import nd_nets, seed_nets  # noqa: E402
 
 SPECS = Path(__file__).parent.parent / "specs"
 
 
 class _SumConv(nn.Module):
-    """A convolution's geometry with one output channel and positive weights."""
+    """A convolution's geometry with one output channel and positive weights (any rank)."""
 
-    def __init__(self, conv: nn.Conv2d):
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d | nn.Conv3d):
         super().__init__()
         self.kernel, self.stride = conv.kernel_size, conv.stride
         self.padding, self.dilation = conv.padding, conv.dilation
 
     def forward(self, x):
         weight = torch.ones(1, x.shape[1], *self.kernel, dtype=x.dtype) / x.shape[1]
-        return F.conv2d(x, weight, None, self.stride, self.padding, self.dilation)
+        conv = getattr(F, f"conv{len(self.kernel)}d")
+        return conv(x, weight, None, self.stride, self.padding, self.dilation)
+
+
+_AVERAGE = {nn.MaxPool1d: nn.AvgPool1d, nn.MaxPool2d: nn.AvgPool2d, nn.MaxPool3d: nn.AvgPool3d}
 
 
 def _linearize(module: nn.Module) -> nn.Module:
     for name, child in module.named_children():
-        if isinstance(child, nn.Conv2d):
+        if isinstance(child, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             replacement = _SumConv(child)
-        elif isinstance(child, nn.MaxPool2d):
-            replacement = nn.AvgPool2d(
+        elif type(child) in _AVERAGE:
+            replacement = _AVERAGE[type(child)](
                 child.kernel_size, child.stride, child.padding, ceil_mode=child.ceil_mode
             )
         elif isinstance(
             child,
-            (nn.ReLU, nn.Sigmoid, nn.BatchNorm2d, nn.BatchNorm1d, nn.Dropout, nn.Linear),
+            (
+                nn.ReLU,
+                nn.Sigmoid,
+                nn.BatchNorm1d,
+                nn.BatchNorm2d,
+                nn.BatchNorm3d,
+                nn.Dropout,
+                nn.Linear,
+            ),
         ):
             replacement = nn.Identity()
         else:
@@ -150,6 +163,57 @@ def test_receptive_fields_match_gradient_measurement(name):
             assert measured == expected, (layer.path, axis, field)
         first = centre * field[1] - field[2]
         assert first > 0 and first + field[0] - 1 < size - 1, (layer.path, field, size)
+
+
+@pytest.mark.parametrize("name", sorted(nd_nets.ND_NETWORKS))
+def test_receptive_fields_per_axis_match_gradient_measurement(name):
+    # The same measurement for one and three spatial axes, each axis with its own field. Axis
+    # by axis: an input long along it (an inner field of every windowed layer fits) and of the
+    # smallest valid size along the others; for the corner output and an inner one along the
+    # axis, the positions along it with a non-zero gradient are the two predicted runs.
+    make, shape = nd_nets.ND_NETWORKS[name]
+    rank = len(shape) - 2
+    spec = archc.load(SPECS / f"{name}.yaml")
+    network = archc.check(spec)
+    assert network.ok
+    letters = axis_letters(rank)
+    valid = archc.check(spec, ["N", shape[1], *letters]).analysis.valid_inputs
+    smallest = [valid[letter][0][0] for letter in letters]
+    fields = [
+        [(int(f.size), int(f.stride), int(f.padding)) for f in rf]
+        for rf in network.analysis.receptive_fields
+    ]
+    windowed = [
+        i
+        for i, layer in enumerate(network.layers)
+        if len(layer.shape) == rank + 2 and None not in layer.op.geometry(layer.input_shapes[0])
+    ]
+    model = _linearize(make()).double().eval()
+    outputs: list = []
+    for m in model.modules():
+        if next(m.children(), None) is None:
+            m.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+    for axis in range(rank):
+        sizes = list(smallest)
+        sizes[axis] = max(2 * fields[i][axis][0] + 2 * fields[i][axis][1] for i in windowed) + 8
+        outputs.clear()
+        x = torch.ones(1, shape[1], *sizes, dtype=torch.float64, requires_grad=True)
+        model(x)
+        assert len(outputs) == len(network.layers)
+        for index in _sample(windowed, 5):
+            field = fields[index][axis]
+            centre = field[0] // field[1] + 1  # the first whose field is disjoint from the corner's
+            out = outputs[index][0].sum(dim=0)  # (*spatial): every channel
+            inner = tuple(centre if a == axis else 0 for a in range(rank))
+            (grad,) = torch.autograd.grad(out[(0,) * rank] + out[inner], x, retain_graph=True)
+            read = grad[0].abs().sum(dim=0) != 0  # (*spatial): the input positions read
+            others = tuple(a for a in range(rank) if a != axis)
+            mask = read.any(dim=others) if others else read
+            expected = [
+                _predicted(field, 0, sizes[axis]),
+                _predicted(field, centre, sizes[axis]),
+            ]
+            assert _runs(mask) == expected, (network.layers[index].path, axis, field)
 
 
 def test_merge_takes_the_union_of_offset_branches():

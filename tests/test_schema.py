@@ -48,13 +48,14 @@ def test_every_bundled_spec_validates_and_carries_the_modeline(validator, path):
         ("- maxpool2d: {kernel_size: 0}", ["body", 0]),  # out of range
         ("- conv2d: {out_channels: 3}\n    name: x", ["body", 0]),  # two keys in one item
         ("- add: {branches: [[]]}", ["body", 0]),  # one branch
-        ("- conv3d: {out_channels: 8, kernel_size: 3}", ["body", 0]),  # no such op
+        ("- conv4d: {out_channels: 8, kernel_size: 3}", ["body", 0]),  # no such op
         ("- batchnorm2e", ["body", 0]),
         ("- Conv2d: {out_channels: 8, kernel_size: 3}", ["body", 0]),  # another case
         ("- ReLU", ["body", 0]),
-        ("- maxpool1d: {kernel_size: 2}", ["body", 0]),
+        ("- maxpool4d: {kernel_size: 2}", ["body", 0]),
+        ("- conv3d: {out_channels: 8, kernel_size: [3, 3]}", ["body", 0]),  # a list per axis
         ("- conv-2d: {out_channels: 8}", ["body", 0]),  # not a name at all
-        ("- repeat: {times: 2, body: [conv3d: {out_channels: 8}]}", ["body", 0]),  # nested
+        ("- repeat: {times: 2, body: [conv4d: {out_channels: 8}]}", ["body", 0]),  # nested
     ],
 )
 def test_known_bad_specs_fail_the_schema(validator, body, path):

@@ -1,8 +1,10 @@
-"""The seed's networks: archc's static answers against plain PyTorch, layer by layer.
+"""The seed's networks and the 1-D and 3-D specs: archc's static answers against plain
+PyTorch, layer by layer.
 
 Each spec in specs/ that the seed describes is compared with an independent PyTorch
-implementation of the book's code (tests/reference/seed_nets.py): every primitive op, in
-execution order, must have the same kind, output shape and parameter count.
+implementation of the book's code (tests/reference/seed_nets.py), and each 1-D or 3-D spec
+with one of its paper (tests/reference/nd_nets.py): every primitive op, in execution order,
+must have the same kind, output shape, parameter and buffer count.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import archc
 from archc.dims import dim_json
 
 torch = pytest.importorskip("torch")
-from tests.reference import seed_nets  # noqa: E402
+from tests.reference import nd_nets, seed_nets  # noqa: E402
 
 SPECS = Path(__file__).parent.parent / "specs"
 MERGES = {"add", "concat", "mul"}
+REFERENCES = {**seed_nets.SEED_NETWORKS, **nd_nets.ND_NETWORKS}
 
 
 def static_layers(name: str, batch: int = 1) -> tuple[list[dict], archc.ir.Network]:
@@ -33,6 +36,7 @@ def static_layers(name: str, batch: int = 1) -> tuple[list[dict], archc.ir.Netwo
             "op": type(layer.op.lower(layer.input_shapes[0])).__name__.lower(),
             "output": [dim_json(d) for d in layer.shape],
             "params": layer.params,
+            "buffers": layer.buffers,
         }
         for layer in network.layers
         if layer.op.name not in MERGES
@@ -40,9 +44,9 @@ def static_layers(name: str, batch: int = 1) -> tuple[list[dict], archc.ir.Netwo
     return layers, network
 
 
-@pytest.mark.parametrize("name", sorted(seed_nets.SEED_NETWORKS))
-def test_seed_network_matches_pytorch_layer_by_layer(name):
-    make, input_shape = seed_nets.SEED_NETWORKS[name]
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_network_matches_pytorch_layer_by_layer(name):
+    make, input_shape = REFERENCES[name]
     model = make()
     expected = seed_nets.trace(model, input_shape)
     layers, network = static_layers(name)

@@ -15,14 +15,16 @@ def analyze(network: Network, reexpand: Callable[[list], Network] | None = None)
     `reexpand`: the same spec expanded at other input dims)."""
     from archc.analysis.memory import memory_usage
     from archc.analysis.reach import unused_layers
-    from archc.analysis.receptive_field import receptive_fields
+    from archc.analysis.receptive_field import receptive_fields, source_dims, traces
     from archc.analysis.valid_inputs import valid_input_sets
     from archc.analysis.warnings import add_warnings
 
     record = network.analysis
     record.valid_inputs = valid_input_sets(network)
     if network.ok:
-        record.receptive_fields = receptive_fields(network)
+        found = traces(network)
+        record.receptive_fields = receptive_fields(found)
+        record.sources = source_dims(found)
     record.memory = memory_usage(network)
     add_warnings(network, reexpand)
     if network.ok and network.outputs:

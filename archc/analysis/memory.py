@@ -4,7 +4,8 @@ Convention for activations: a batch-1 forward pass in execution order, where eve
 allocates its output (no in-place ops) and a tensor is freed right after the last layer that
 reads it; the network input is live until its last reader, the output until the end. A branch
 output that waits for a later `concat`/`add` therefore stays live across the other branches.
-The peak is the largest sum of live tensors while a layer runs (its inputs and its output).
+The peak is the largest sum of live tensors while a layer runs (its inputs and its output, and
+what the op holds besides them, `Op.workspace`: an attention layer's map of heads × L × L).
 
     >>> memory_usage(check(load("specs/lenet.yaml")))["activations_peak_bytes"]
     27648
@@ -42,7 +43,7 @@ def activation_peak(network: Network) -> tuple[int, str] | None:
     peak, where = sizes[0], "input"
     for index, layer in enumerate(network.layers, start=1):
         live[index] = sizes[index]
-        total = sum(live.values())
+        total = sum(live.values()) + layer.op.workspace(layer.input_shapes[0])
         if total > peak:
             peak, where = total, layer.path
         for value in [v for v in live if last_use[v] <= index]:

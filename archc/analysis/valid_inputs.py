@@ -4,10 +4,11 @@ Expansion records a `Condition` wherever validity depends on the input: a symbol
 must be at least 1, two branches' sizes that must agree, a flattened feature count that must
 equal a linear layer's `in_features`. `archc.analysis.periodic` solves them exactly.
 
-Two symbolic dims (H and W) are analysed one by one when no condition mixes them: the valid
-inputs are then exactly the product of the two sets. When a condition couples them (LeNet's
-flatten product feeding a fixed `in_features`), the valid pairs are no product of sets, and the
-answer is the set of square inputs H = W (`ValidInputs.square`), which is what CNN specs mean.
+Symbolic dims (L; H and W; D, H and W) are analysed one by one when no condition mixes them:
+the valid inputs are then exactly the product of their sets. When a condition couples them
+(LeNet's flatten product feeding a fixed `in_features`), the valid tuples are no product of
+sets, and the answer is the set of equal sizes H = W (or D = H = W) (`ValidInputs.square`),
+which is what CNN specs mean.
 
     >>> valid_input_sets(check(load("specs/lenet.yaml"), ["N", 1, "H", "W"]))
     {'H': [[28, 31, 1]], 'W': [[28, 31, 1]]}
@@ -30,8 +31,10 @@ class ValidInputs(dict):
         """One line, e.g. `H = W ∈ {28..31}` or `H ≥ 1, W ≥ 1`."""
         if self.square:
             name = " = ".join(self.square)
+            kind = "square" if len(self.square) == 2 else "equal-sized"
+            coupled = ", ".join(self.square[:-1]) + " and " + self.square[-1]
             return describe(self[self.square[0]], name) + (
-                f" (square inputs: `{self.coupled_at}` couples " + " and ".join(self.square) + ")"
+                f" ({kind} inputs: `{self.coupled_at}` couples {coupled})"
             )
         return "; ".join(describe(progs, dim) for dim, progs in self.items())
 
@@ -85,9 +88,10 @@ def valid_input_sets(network: Network) -> ValidInputs | None:
     positive = {c.left for c in conditions if c.kind == "positive"} | {Sym.var(d) for d in dims}
     conditions = [c for c in conditions if not _implied(c, positive)]
     pairs = [_as_pair(c) for c in conditions]
-    coupling = next(
-        (c for c in conditions if len((_vars(c.left) | _vars(c.right)) & set(dims)) > 1), None
-    )
+    # The layer named as coupling the dims: one whose equality does (ViT's fixed position
+    # embedding) before one whose size must merely be positive.
+    coupled = [c for c in conditions if len((_vars(c.left) | _vars(c.right)) & set(dims)) > 1]
+    coupling = min(coupled, key=lambda c: c.kind == "positive", default=None)
     solved = solve_conditions(pairs, dims, square=coupling is not None)
     if solved is None:
         return None

@@ -11,8 +11,9 @@
   sizes, narrowing the set of valid inputs.
 
 When a concrete input fails for reasons of size (a collapse, a merge or `in_features`
-mismatch), the network is re-expanded with symbolic H and W and the exact valid set is added
-to the first such error as a note, with the nearest sizes that work as help.
+mismatch, a layout that does not fit), the network is re-expanded with symbolic sizes (L; H
+and W; D, H and W) and the exact valid set is added to the first such error as a note, with the
+nearest sizes that work as help. Every analysis here holds for one, two or three spatial axes.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from archc.analysis.valid_inputs import (
     valid_input_sets,
 )
 from archc.diagnostics import Diagnostic, Note
-from archc.dims import Sym
+from archc.dims import Sym, axis_letters, axis_words
 from archc.ir import Network
 from archc.ops.merge import Merge
 
-_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch")
-_AXES = ("row", "column")
+_SIZE_ERRORS = ("spatial-collapse", "merge-mismatch", "features-mismatch", "bad-layout")
+# What the last positions along each axis are called, by number of spatial axes.
+_POSITIONS = {1: ("position",), 2: ("row", "column"), 3: ("slice", "row", "column")}
 
 
 Reexpand = Callable[[list], Network]  # the same spec, expanded at other input dims
@@ -47,7 +49,7 @@ def add_warnings(network: Network, reexpand: Reexpand | None = None) -> None:
     `reexpand` gives the network at symbolic sizes, for the hints that name valid sizes; the
     analyses know nothing of specs, so the pipeline passes it.
     """
-    if len(network.input) != 4:
+    if not 3 <= len(network.input) <= 5:
         return
     if network.ok:
         _lossy(network, reexpand)
@@ -72,9 +74,20 @@ def _spatial(network: Network, reexpand: Reexpand | None, dims: list) -> Network
     return reexpand([_dim_arg(network.input[0]), _dim_arg(network.input[1]), *dims])
 
 
-def _concrete_hw(network: Network) -> tuple[int, int] | None:
-    h, w = network.input[2:]
-    return (h, w) if isinstance(h, int) and isinstance(w, int) else None
+def _concrete_sizes(network: Network) -> tuple[int, ...] | None:
+    sizes = network.input[2:]
+    return sizes if all(isinstance(size, int) for size in sizes) else None
+
+
+def _equal_label(rank: int) -> str:
+    """`L`, `H = W`, `D = H = W`: the name of the valid set of inputs with equal sizes."""
+    return " = ".join(axis_letters(rank))
+
+
+def _same_sizes(network: Network, reexpand: Reexpand | None) -> Network | None:
+    """The network with one symbol for every spatial size (square or cubic inputs)."""
+    rank = len(network.input) - 2
+    return _spatial(network, reexpand, [axis_letters(rank)[0]] * rank)
 
 
 # lossy-downsampling ---------------------------------------------------------------------------
@@ -83,7 +96,7 @@ def _concrete_hw(network: Network) -> tuple[int, int] | None:
 def _strided_windows(layer):
     """(axis, window) for each spatial axis where windows are strided and contiguous."""
     x = layer.input_shapes[0]
-    if len(x) != 4 or len(layer.shape) != 4:
+    if len(x) != len(layer.shape) or len(x) < 3:
         return []
     return [
         (a, w)
@@ -93,15 +106,15 @@ def _strided_windows(layer):
 
 
 def _last_read(layer, axis: int, window):
-    """The last input row (or column) that a window of `layer` reads."""
+    """The last input position along `axis` that a window of `layer` reads."""
     n = layer.shape[2 + axis]
     return (n - 1) * window.stride - window.padding + window.kernel - 1
 
 
 def _lossy(network: Network, reexpand: Reexpand | None) -> None:
     """One warning at the first layer that drops input, the others as notes."""
-    hw = _concrete_hw(network)
-    if hw is None:
+    sizes = _concrete_sizes(network)
+    if sizes is None:
         return
     found = []
     for layer in network.layers:
@@ -110,7 +123,7 @@ def _lossy(network: Network, reexpand: Reexpand | None) -> None:
             size = layer.input_shapes[0][2 + axis]
             lost = size - 1 - _last_read(layer, axis, window)
             if lost > 0:
-                dropped.append((axis, lost, size, window))
+                dropped.append((_noun(network, layer, axis), lost, size, window))
         if dropped:
             found.append((layer, _describe_loss(dropped)))
     if not found:
@@ -127,26 +140,31 @@ def _lossy(network: Network, reexpand: Reexpand | None) -> None:
             + (f"; {len(rest)} later layer(s) drop more" if rest else ""),
             layer.file,
             layer.span,
-            hint=_lossless_hint(network, hw, reexpand),
+            hint=_lossless_hint(network, sizes, reexpand),
             notes=notes,
         )
     )
 
 
+def _noun(network: Network, layer, axis: int) -> str:
+    """What one position along spatial dim `axis` of `layer`'s input is: a row where the dim
+    holds the network input's H (after a `permute`, not only dim 2)."""
+    dim = 2 + axis
+    source = network.analysis.sources[layer.inputs[0]][dim]
+    rank = len(network.input) - 2
+    if isinstance(source, int) and 2 <= source < 2 + rank:
+        return _POSITIONS[rank][source - 2]
+    return f"dim-{dim} position"
+
+
 def _describe_loss(dropped: list) -> str:
     """`the last row and column of its 224×224 input (windows of 11, stride 4, end at 222)`"""
-    if len(dropped) == 2 and dropped[0][1:] == dropped[1][1:]:
-        _, lost, size, window = dropped[0]
-        what = "row and column" if lost == 1 else f"{lost} rows and columns"
-        where = f"{size}×{size}"
+    _, lost, size, window = dropped[0]
+    where = "×".join(str(d[2]) for d in dropped)
+    if len(dropped) > 1 and all(d[1:] == dropped[0][1:] for d in dropped):
+        what = _count(lost, [d[0] for d in dropped])
     else:
-        parts = [
-            (f"{lost} " if lost > 1 else "") + _AXES[axis] + ("s" if lost > 1 else "")
-            for axis, lost, _, _ in dropped
-        ]
-        what = " and ".join(parts)
-        _, lost, size, window = dropped[0]
-        where = "×".join(str(d[2]) for d in dropped) if len(dropped) == 2 else str(size)
+        what = _and([_count(n, [noun]) for noun, n, _, _ in dropped])
     end = size - 1 - lost
     return (
         f"the last {what} of its {where} input (windows of {window.kernel} at stride "
@@ -154,9 +172,31 @@ def _describe_loss(dropped: list) -> str:
     )
 
 
-def _lossless_hint(network: Network, hw: tuple[int, int], reexpand: Reexpand | None) -> str | None:
-    square = hw[0] == hw[1]
-    symbolic = _spatial(network, reexpand, ["H", "H"] if square else ["H", "W"])
+def _count(count: int, nouns: list[str]) -> str:
+    """`row`, `3 rows`, `row and column`, `3 rows and columns`."""
+    if count == 1:
+        return _and(nouns)
+    return f"{count} " + _and([noun + "s" for noun in nouns])
+
+
+def _number(count: int, noun: str) -> str:
+    """`1 row`, `2 rows`."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _and(words: list[str]) -> str:
+    """`row`, `row and column`, `slice, row and column`."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _lossless_hint(
+    network: Network, sizes: tuple[int, ...], reexpand: Reexpand | None
+) -> str | None:
+    square = len(set(sizes)) == 1  # also cubic inputs, and any length
+    if square:
+        symbolic = _same_sizes(network, reexpand)
+    else:
+        symbolic = _spatial(network, reexpand, list(axis_letters(len(sizes))))
     if symbolic is None or not symbolic.ok:
         return None
     dims = spatial_symbols(symbolic)
@@ -170,12 +210,12 @@ def _lossless_hint(network: Network, hw: tuple[int, int], reexpand: Reexpand | N
     if solved is None:
         return None
     if square:
-        progs = solved["H"]
+        progs = solved[dims[0]]
         if not progs:
             return None
         return (
-            f"an input of {nearest_text(progs, hw[0], 2)} drops nothing anywhere "
-            f"(lossless sizes: {describe(progs, 'H = W')})"
+            f"an input of {nearest_text(progs, sizes[0], len(sizes))} drops nothing anywhere "
+            f"(lossless sizes: {describe(progs, _equal_label(len(sizes)))})"
         )
     texts = [describe(solved[d], d) for d in dims]
     return "inputs that drop nothing anywhere: " + "; ".join(texts)
@@ -214,8 +254,8 @@ def _adaptive(network: Network) -> None:
                     + ", so its windows differ in size",
                     layer.file,
                     layer.span,
-                    hint="make the input size a multiple of the output size (ONNX export "
-                    "fails otherwise), or pool to 1×1 with `globalavgpool2d`",
+                    hint="make the input size a multiple of the output size, or pool to "
+                    "`output_size: 1`",
                 )
             )
 
@@ -232,11 +272,12 @@ def _ceil_mode(network: Network) -> None:
             kept = -(-(size + 2 * window.padding - window.kernel) // window.stride) + 1
             if (kept - 1) * window.stride < size + window.padding:
                 continue  # PyTorch's rule drops nothing here: ONNX agrees
+            windows = _number(kept - 1, _noun(network, layer, axis))
             network.diagnostics.append(
                 Diagnostic(
                     "onnx-ceil-mode",
-                    f"`{op.name}` with `ceil_mode` gives {kept - 1} {_AXES[axis]}s of windows "
-                    f"from {size}, where ONNX's ceil mode gives {kept}: PyTorch drops a last "
+                    f"`{op.name}` with `ceil_mode` gives {windows} of windows from {size}, where "
+                    f"ONNX's ceil mode gives {kept}: PyTorch drops a last "
                     "window that would start past the input, ONNX keeps it, so an exported "
                     "graph computes another shape",
                     layer.file,
@@ -304,39 +345,41 @@ def _merges(network: Network) -> None:
 
 
 def _size_hints(network: Network, reexpand: Reexpand | None) -> None:
-    hw = _concrete_hw(network)
-    if hw is None:
+    sizes = _concrete_sizes(network)
+    if sizes is None:
         return
     index = next((i for i, d in enumerate(network.diagnostics) if d.code in _SIZE_ERRORS), None)
     if index is None:
         return
-    h, w = hw
+    rank = len(sizes)
     notes, help_ = [], None
-    if h == w:
-        symbolic = _spatial(network, reexpand, ["H", "H"])
+    if len(set(sizes)) == 1:
+        symbolic = _same_sizes(network, reexpand)
         valid = valid_input_sets(symbolic) if symbolic is not None else None
         if valid is None:
             return
-        progs = valid["H"]
+        progs = valid[axis_letters(rank)[0]]
+        kind = ("", "square ", "cubic ")[rank - 1]
         if not progs:
-            notes.append("no square input size makes this network valid")
+            notes.append(f"no {kind}input size makes this network valid")
         else:
-            notes.append(f"this network is valid for square inputs with {describe(progs, 'H = W')}")
-            help_ = f"or give the network an input of {nearest_text(progs, h, 2)}"
+            label = describe(progs, _equal_label(rank))
+            notes.append(f"this network is valid for {kind}inputs with {label}")
+            help_ = f"or give the network an input of {nearest_text(progs, sizes[0], rank)}"
     else:
-        for name, dims, given in (("H", ["H", w], h), ("W", [h, "W"], w)):
-            symbolic = _spatial(network, reexpand, dims)
+        letters, words = axis_letters(rank), axis_words(rank)
+        for axis, name in enumerate(letters):
+            # This axis symbolic, the others as given.
+            symbolic = _spatial(network, reexpand, [*sizes[:axis], name, *sizes[axis + 1 :]])
             valid = valid_input_sets(symbolic) if symbolic is not None else None
             if valid is None:
                 continue
-            other = f"width {w}" if name == "H" else f"height {h}"
+            others = _and([f"{words[a]} {sizes[a]}" for a in range(rank) if a != axis])
             progs = valid[name]
-            notes.append(f"with {other}, valid: {describe(progs, name)}")
+            notes.append(f"with {others}, valid: {describe(progs, name)}")
             if progs and help_ is None:
-                pick = nearest_text(progs, given)
-                help_ = (
-                    f"or give the network an input {'height' if name == 'H' else 'width'} of {pick}"
-                )
+                pick = nearest_text(progs, sizes[axis])
+                help_ = f"or give the network an input {words[axis]} of {pick}"
     diag = network.diagnostics[index]
     hint = diag.hint
     if help_:

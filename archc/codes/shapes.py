@@ -143,6 +143,50 @@ CODES: list[Code] = [
         ),
     ),
     Code(
+        "bad-heads",
+        "The token width is not divisible by the attention heads.",
+        explanation="""Multi-head attention splits each token's width C into `num_heads`
+        heads of C / num_heads features each, so `num_heads` must divide the width;
+        `nn.MultiheadAttention` refuses the layer otherwise. Choose a number of heads that
+        divides the width (ViT-B: 768 wide, 12 heads of 64), or change the width.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 10, 64]
+                body:
+                  - multiheadattention: {num_heads: 5}
+                """
+            ),
+            "num_heads: 5",
+            "num_heads: 4",
+        ),
+    ),
+    Code(
+        "embedding-mismatch",
+        "A learnable tensor's stated shape does not fit the tensor it is added to.",
+        explanation="""A position embedding is one learnable tensor of one sample's shape,
+        added to every sample, so its `shape` (the batch left out) must equal the incoming
+        tensor's: a ViT made for 197 tokens of 768 features takes no other number of tokens.
+        At symbolic input sizes the stated shape becomes a condition, and the valid input sizes
+        are those that give exactly that many tokens. Give the network an input of the size
+        it was made for, or state the shape that reaches the layer.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 50, 64]
+                body:
+                  - posembedding: {shape: [49, 64]}
+                """
+            ),
+            "shape: [49, 64]",
+            "shape: [50, 64]",
+        ),
+    ),
+    Code(
         "bad-padding",
         "Padding is too large for the kernel, or `same` padding with a stride.",
         explanation="""The padding is one PyTorch refuses: `padding: same` with a stride other
@@ -186,6 +230,54 @@ CODES: list[Code] = [
             ),
             "shortcut: []",
             "shortcut: [conv2d: {out_channels: 128, kernel_size: 1}]",
+        ),
+    ),
+    Code(
+        "batch-dim",
+        "A layout op would move, merge or split the batch dim.",
+        explanation="""A layout op names the batch dim (dim 0) where it would move it
+        (`permute`, `transpose`), merge it with others (`flatten` from dim 0, a `reshape` whose
+        first entry is not the batch) or split or slice it. archc keeps the batch first and
+        symbolic, so that every layer's shape holds at any batch size and the exported graph
+        takes any batch. Dims are numbered as in PyTorch, batch first: name dims from 1 on,
+        write a `reshape`'s batch as `N` (kept) or `-1`.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 3, 8, 8]
+                body:
+                  - permute: {dims: [2, 3, 1, 0]}
+                """
+            ),
+            "dims: [2, 3, 1, 0]",
+            "dims: [0, 2, 3, 1]",
+        ),
+    ),
+    Code(
+        "bad-layout",
+        "A layout op cannot arrange the elements it receives as asked.",
+        explanation="""A layout op cannot arrange the elements it receives as asked: a
+        `reshape` or `unflatten` whose sizes do not multiply to the elements it receives (or
+        do not divide them, with a -1), more than one -1, a `permute` whose `dims` are not an
+        order of the input's dims, a `pixelshuffle` whose channels are not a multiple of the
+        factor squared, a `pixelunshuffle` whose height or width is not a multiple of the
+        factor. PyTorch raises at run time; archc gives the counts at the line. With symbolic
+        sizes a divisibility that holds for some sizes only is no error: it narrows the valid
+        input sizes.""",
+        example=SpecExample(
+            spec_text(
+                """
+                archc: 1
+                name: example
+                input: [N, 8, 7, 7]
+                body:
+                  - reshape: {shape: [N, 8, 50]}
+                """
+            ),
+            "shape: [N, 8, 50]",
+            "shape: [N, 8, 49]",
         ),
     ),
     Code(

@@ -118,13 +118,14 @@ CODES: list[Code] = [
     Code(
         "uneven-adaptive-pool",
         "An adaptive pool's output size does not divide its input size: its "
-        "windows differ in size, and ONNX export of such a pool fails.",
+        "windows overlap and differ in size.",
         severity="warning",
         explanation="""A warning: an adaptive pool's output size does not divide its input size,
-        so its windows overlap and differ in size (a 7×7 input pooled to 2×2 uses windows of 4).
-        PyTorch computes it, but ONNX export of such a pool fails, and the result differs from a
-        fixed pooling. Make the input a multiple of the output size, or pool to 1×1 with
-        `globalavgpool2d`.""",
+        so its windows overlap and differ in size (a 7×7 input pooled to 2×2 uses windows of 4,
+        rows 0-3 and 3-6), and the positions they share count in both. PyTorch computes it, but
+        the result differs from a fixed pooling, and torch's TorchScript exporter refuses the
+        op (archc exports such a pool as slices and reductions, one axis at a time). Make the
+        input a multiple of the output size, or pool to `output_size: 1`.""",
         example=SpecExample(
             spec_text(
                 """

@@ -41,6 +41,7 @@ text { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace
 .box { stroke: #57606a; stroke-width: 1; fill: #ffffff; }
 .op-conv { fill: #dbeafe; } .op-pool { fill: #dcfce7; } .op-norm { fill: #fef9c3; }
 .op-dense { fill: #ede9fe; } .op-activation { fill: #fdf2f8; } .op-layout { fill: #f1f5f9; }
+.op-attention { fill: #fecdd3; stroke: #be123c; stroke-width: 1.5; }
 .collapsed { fill: #e0f2fe; stroke: #0b4f8a; stroke-width: 1.5; }
 .merge { fill: #ffedd5; stroke: #c2410c; }
 .io { fill: #f6f8fa; }
@@ -122,7 +123,7 @@ def layer_box(canvas: Canvas, node: Node, label: str | None = None) -> Box:
     label = label or node.label
     w = max(72.0, text_width(label) + 20)
     category = layer.op.category
-    fields = layer.op.model_dump(exclude_defaults=True)
+    fields = layer.op.non_defaults()
     tip = "\n".join(
         [
             f"{layer.path}: {layer.op.name}",

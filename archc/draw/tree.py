@@ -61,26 +61,32 @@ class Node:
 
 
 def op_label(layer: Layer) -> str:
-    """A short description of a layer: `conv2d 3×3 /2`, `maxpool2d 3×3`, `linear`."""
+    """A short description of a layer: `conv2d 3×3 /2`, `maxpool3d 1×2×2`, `linear`."""
     op = layer.op
     parts = [op.name]
     kernel = getattr(op, "kernel_size", None)
     if isinstance(kernel, (tuple, list)):
-        parts.append(_pair(kernel))
+        parts.append(_sizes(kernel))
     stride = getattr(op, "stride", None)
-    if isinstance(stride, (tuple, list)) and tuple(stride) != (1, 1) and stride != kernel:
-        parts.append("/" + (str(stride[0]) if stride[0] == stride[1] else _pair(stride)))
+    if isinstance(stride, (tuple, list)) and set(stride) != {1} and stride != kernel:
+        parts.append("/" + _same_or_sizes(stride))
     dilation = getattr(op, "dilation", None)
-    if isinstance(dilation, (tuple, list)) and tuple(dilation) != (1, 1):
-        parts.append("dil " + str(dilation[0]) if dilation[0] == dilation[1] else _pair(dilation))
+    if isinstance(dilation, (tuple, list)) and set(dilation) != {1}:
+        parts.append("dil " + _same_or_sizes(dilation))
     groups = getattr(op, "groups", 1)
     if isinstance(groups, int) and groups != 1:
         parts.append(f"g{groups}")
-    return " ".join(parts)
+    detail = op.detail(layer.input_shapes[0])
+    return " ".join([*parts, detail] if detail else parts)
 
 
-def _pair(pair) -> str:
-    return "×".join(str(v) for v in pair)
+def _sizes(values) -> str:
+    return "×".join(str(v) for v in values)
+
+
+def _same_or_sizes(values) -> str:
+    """`2` when every axis agrees, `1×2×2` when they differ."""
+    return str(values[0]) if len(set(values)) == 1 else _sizes(values)
 
 
 def _parent(path: str, groups: dict) -> tuple[str, str]:

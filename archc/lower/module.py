@@ -3,10 +3,12 @@
 Each primitive layer's module (from its op's `lower`) sits at its key — its spec path, less
 the levels of `inline` items — so `state_dict()` keys are the spec's paths
 (`resnet_block2.0.0.main.conv1.weight`), or the names a spec chose to match another library's
-(`layer1.0.conv1.weight`). Every key prefix is a `Scope`; a merge's key is a Scope that also
-computes the merge, so that the ONNX nodes of an `add` are named by its key too
-(`/resnet_block1/0/0/Add`). `ArchcNetwork.forward` walks the layer list,
-keeping each value only until its last reader has run.
+(`layer1.0.conv1.weight`). A module marked `parameter_at_key` (a named learnable tensor) puts
+its one parameter, `weight`, at the key itself (`class_token`, as torchvision names it). Every
+key prefix is a `Scope`; a merge's key is a Scope that also computes the merge, so that the
+ONNX nodes of an `add` are named by its key too (`/resnet_block1/0/0/Add`).
+`ArchcNetwork.forward` walks the layer list, keeping each value only until its last reader
+has run.
 """
 
 from __future__ import annotations
@@ -182,7 +184,16 @@ def _place(root: nn.Module, path: str, module: nn.Module, network: Network) -> n
             raise _clash(network, path)
         node = child
     existing = node._modules.get(leaf)
-    if existing is None:
+    if getattr(module, "parameter_at_key", False) and existing is None and leaf.isidentifier():
+        # A named learnable tensor (a class token): its one parameter takes the layer's key
+        # itself, as torchvision's `class_token`; the module that uses it is called, not
+        # registered. An unnamed one keeps `<position>.weight`: TorchScript refuses a
+        # parameter named by digits.
+        if leaf in node._parameters:
+            raise _clash(network, path)
+        node._parameters[leaf] = module.weight
+        return module
+    if existing is None and leaf not in node._parameters:
         node._modules[leaf] = module
         return module
     # A merge's path already holds the Scope of its branches: make that Scope the merge.

@@ -216,6 +216,7 @@ def export_onnx(
             ) from exc
         del captured, exported_model
         writer.name_nodes(proto, network)
+        writer.declare_outputs(proto, network)
         writer.annotate(proto, network, spec, __version__, loaded)
         writer.add_value_info(proto, network)
         nodes = len(proto.graph.node)

@@ -178,6 +178,17 @@ def _node_path(node: Any, scopes: set[str]) -> tuple[str, str] | None:
     return None
 
 
+def declare_outputs(proto: Any, network: Network) -> None:
+    """Declare the graph outputs' static dims where the exporter left names: the TorchScript
+    exporter names every dim of a Reshape with a -1 for the batch (`Reshapeoutput_dim_1`),
+    although the target's other sizes are constants. Strict shape inference then proves the
+    declared dims against the graph, and ONNX Runtime's outputs against them."""
+    for value, output in zip(proto.graph.output, network.outputs, strict=True):
+        for dim, size in zip(value.type.tensor_type.shape.dim[1:], output.shape[1:], strict=True):
+            if isinstance(size, int) and not dim.HasField("dim_value"):
+                dim.dim_value = size
+
+
 def recorded_path(file: str) -> str:
     """A spec or weights path as a file records it: as given when relative; an absolute one
     relative to the current directory when inside it, else its name alone, so that a file

@@ -24,6 +24,9 @@ class _Elementwise(Op):
     def geometry(self, x: Shape) -> tuple[Window, ...]:
         return same_geometry(x)
 
+    def channel_window(self, x: Shape) -> Window | None:
+        return Window()
+
     def lower(self, x: Shape):
         import torch.nn as nn
 
@@ -112,6 +115,9 @@ class Softmax(_Elementwise):
         # Each output reads the whole of the axis it normalizes over, and one position of others.
         dim = self.dim % len(x)
         return tuple(None if axis == dim else Window() for axis in range(2, len(x)))
+
+    def channel_window(self, x: Shape) -> Window | None:
+        return None if self.dim % len(x) == 1 else Window()
 
 
 @register

@@ -87,6 +87,9 @@ class LayerNorm(_LayerNorm):
         # Mixes the last dim (W of an image); reads one position of the dims before it.
         return tuple(Window() if axis < len(x) - 1 else None for axis in range(2, len(x)))
 
+    def channel_window(self, x: Shape) -> Window | None:
+        return None if len(x) == 2 else Window()
+
     def lower(self, x: Shape):
         import torch.nn as nn
 

@@ -50,6 +50,9 @@ class LayerScale(Op):
     def geometry(self, x: Shape) -> tuple[Window, ...]:
         return same_geometry(x)
 
+    def channel_window(self, x: Shape) -> Window:
+        return Window()  # one scale per channel
+
     def lower(self, x: Shape):
         return _layer_scale()(x[1], len(x), self.init_values)
 

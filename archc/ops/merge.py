@@ -62,10 +62,19 @@ class Merge(Op):
     def merged(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
 
+    def merge_macs(self, shapes: list[Shape], y: Shape) -> Dim:
+        """Multiply-accumulates of merging branches of `shapes` into `y` (a matmul's)."""
+        return 0
+
     def geometry(self, x: Shape) -> tuple[Window, ...]:
         return same_geometry(x)  # each output reads the same position of every branch
 
+    def channel_window(self, x: Shape) -> Window | None:
+        return Window()
+
     def receptive_field(self, fields: list[Fields], x: tuple[Shape, ...]) -> Fields:
+        # Per axis of the network input: the branches may hold it in other dims than the
+        # output's, which the analysis checks before it takes the union.
         return tuple(_union([f[axis] for f in fields]) for axis in range(len(fields[0])))
 
     def combine(self, tensors: list) -> Any:
@@ -134,6 +143,7 @@ class Concat(Merge):
     )
 
     dim: int = 1
+    """the dim the branches are concatenated along (1: the channels; not the batch)."""
 
     def free_axis(self, rank: int) -> int:
         axis = self.dim + rank if self.dim < 0 else self.dim

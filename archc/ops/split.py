@@ -97,6 +97,10 @@ class Part(Op):
         # Along a split spatial axis, output position u reads input position u + start.
         return tuple(Window(padding=-start if a == axis else 0) for a in range(2, len(x)))
 
+    def channel_window(self, x: Shape) -> Window:
+        axis, start, _ = self._span(x)
+        return Window(padding=-start if axis == 1 else 0)
+
     def lower(self, x: Shape):
         axis, start, length = self._span(x)
         return _narrow()(axis, start, length)

@@ -38,6 +38,9 @@ class StochasticDepth(Op):
     def geometry(self, x: Shape) -> tuple[Window, ...]:
         return same_geometry(x)
 
+    def channel_window(self, x: Shape) -> Window:
+        return Window()
+
     def lower(self, x: Shape):
         return _stochastic_depth()(self.p, self.mode)
 

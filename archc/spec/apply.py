@@ -9,12 +9,11 @@ mismatch the walk goes on with the real width.
 
 from __future__ import annotations
 
-from archc.dims import Sym, format_shape
+from archc.dims import Sym, axis_words, format_shape
 from archc.ir import Condition, Layer
 from archc.ops import Op, OpError, Shape
+from archc.ops.base import Requirement
 from archc.spec.state import MAX_LAYERS, Abort, Expansion, Flow, Item
-
-_AXES = {2: "height", 3: "width"}
 
 
 def apply_op(
@@ -90,8 +89,8 @@ def _add_op(
     shape = flow.shape
     if not _sizes_positive(x, op, shape, y, path, item):
         return None
-    for left, right, what in op.conditions(shape):
-        x.net.conditions.append(Condition("equal", left, right, path, item.span, what))
+    for left, right, what, kind in (Requirement(*c) for c in op.conditions(shape)):
+        x.net.conditions.append(Condition(kind, left, right, path, item.span, what))
     return add_layer(
         x,
         Layer(
@@ -121,10 +120,11 @@ def _sizes_positive(x: Expansion, op: Op, shape: Shape, y: Shape, path: str, ite
             continue
         if size >= 1:
             continue
-        axis_name = _AXES.get(axis, f"dim {axis}") if len(y) == 4 else f"dim {axis}"
+        spatial = axis >= 2 and 3 <= len(y) <= 5
+        axis_name = axis_words(len(y) - 2)[axis - 2] if spatial else f"dim {axis}"
         hint = None
         window = op.geometry(shape)[axis - 2] if len(shape) == len(y) and axis >= 2 else None
-        if window and axis in _AXES and isinstance(shape[axis], int):
+        if window and spatial and isinstance(shape[axis], int):
             need = -(-(window.kernel - shape[axis]) // 2)
             hint = (
                 f"use `padding: {need}` (the window spans {window.kernel}), "
@@ -167,7 +167,7 @@ def apply_merge(
             shape=shape,
             params=0,
             buffers=0,
-            macs=0,
+            macs=op.merge_macs([o.shape for o in outputs], shape),
             span=item.span,
             file=x.file,
         ),

@@ -98,9 +98,7 @@ _GROUPING = ("name", "if", "inline")  # the fields every group item has besides 
 STRUCTURAL: dict[str, type[BaseModel]] = {
     "repeat": RepeatItem,
     "seq": SeqItem,
-    "add": MergeItem,
-    "concat": MergeItem,
-    "mul": MergeItem,
+    **{name: MergeItem for name, cls in sorted(OPS.items()) if issubclass(cls, Merge)},
     "ref": RefItem,
     "assert": AssertItem,
 }

@@ -40,7 +40,7 @@ _INPUT = re.compile(r"(?<![A-Za-z0-9_$.])input\.")  # the tensor entering the bl
 _VAR_PREFIX = "v__"
 _IN_NAME = "in__"
 _INPUT_NAME = "input__"
-INCOMING_FIELDS = ("channels", "height", "width", "features", "rank")
+INCOMING_FIELDS = ("channels", "length", "depth", "height", "width", "features", "rank")
 
 
 class ExprError(Exception):

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from archc.diagnostics import Diagnostic, Note, Span
+from archc.dims import axis_words
 from archc.ir import Network
 from archc.ops import Op, Shape
 from archc.spec.document import Spec
@@ -284,10 +285,12 @@ class Expansion:
 
 
 def _incoming(shape: Shape) -> dict[str, Any]:
+    # The spatial sizes by name: `length` of (N, C, L); `depth`, `height`, `width` of
+    # (N, C, D, H, W); `height` and `width` of (N, C, H, W).
+    spatial = dict(zip(axis_words(len(shape) - 2), shape[2:])) if 3 <= len(shape) <= 5 else {}
     return {
         "channels": shape[1] if len(shape) > 1 else None,
-        "height": shape[2] if len(shape) == 4 else None,
-        "width": shape[3] if len(shape) == 4 else None,
+        **{axis: spatial.get(axis) for axis in ("length", "depth", "height", "width")},
         "features": shape[-1],
         "rank": len(shape),
     }

@@ -61,9 +61,9 @@ def expects(model: type[BaseModel], field: str) -> str | None:
     if info is None:
         return None
     for meta in (*info.metadata, *_annotated_metadata(info.annotation)):
-        text = getattr(meta, "text", None)
-        if isinstance(text, str):
-            return text
+        describe = getattr(meta, "describe", None)  # an `archc.ops.base.Expect`
+        if callable(describe):
+            return describe(model)
     return None
 
 

@@ -462,9 +462,10 @@ SEED_NETWORKS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
 def trace(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
     """Record every leaf-module call of one eval-mode forward pass on zeros.
 
-    Returns one ``{"op", "output", "params"}`` dict per call, in execution
-    order: ``op`` is the lower-cased module class name, ``output`` the output
-    shape as a list and ``params`` the module's own parameter count.
+    Returns one ``{"op", "output", "params", "buffers"}`` dict per call, in
+    execution order: ``op`` is the lower-cased module class name, ``output`` the
+    output shape as a list, ``params`` and ``buffers`` the module's own parameter
+    and buffer element counts.
     """
     records: list[dict] = []
 
@@ -474,6 +475,7 @@ def trace(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
                 "op": type(module).__name__.lower(),
                 "output": list(output.shape),
                 "params": sum(p.numel() for p in module.parameters(recurse=False)),
+                "buffers": sum(b.numel() for b in module.buffers(recurse=False)),
             }
         )
 
