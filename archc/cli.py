@@ -252,6 +252,7 @@ def ops(
 
     from archc.editor_schema import describe
     from archc.ops import OPS
+    from archc.ops.base import field_docs
     from archc.report import yaml_value
     from archc.spec.expand import STRUCTURAL, structural_summary
 
@@ -263,7 +264,7 @@ def ops(
                 "name": name,
                 "required": info.is_required(),
                 "default": None if info.is_required() else yaml_value(info.default),
-                "description": describe(info.description),
+                "description": describe(field_docs(model).get(name)),
             }
             for name, info in model.model_fields.items()
         ]

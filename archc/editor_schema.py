@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from archc.ops import OPS
+from archc.ops.base import field_docs
 from archc.spec.document import FORMAT_VERSION
 from archc.spec.expand import STRUCTURAL, structural_summary
 
@@ -97,7 +98,11 @@ def model_schema(model, summary: str) -> tuple[dict, dict]:
             "anyOf": [{"type": "string", "pattern": _IDENTIFIER}, EXPRESSION],
             "description": summary,
         }, defs
-    properties = {name: _field(prop) for name, prop in raw.get("properties", {}).items()}
+    docs = field_docs(model)
+    properties = {
+        name: _field({**prop, "description": docs[name]} if name in docs else prop)
+        for name, prop in raw.get("properties", {}).items()
+    }
     schema = {
         "type": "object",
         "description": summary,

@@ -18,6 +18,7 @@ from archc.dims import format_shape
 from archc.editor_schema import COMMON_FIELDS, TOP_LEVEL
 from archc.lsp.index import Analysis, Entry, contains
 from archc.ops import OPS
+from archc.ops.base import field_docs
 from archc.report import count_text, rf_text, yaml_value
 from archc.spec.expand import STRUCTURAL, structural_summary
 from archc.spec.loader import YMap
@@ -162,7 +163,7 @@ def field_doc(analysis: Analysis | None, head: str, key: str) -> str | None:
         return None
     info = fields[key]
     default = "required" if info.is_required() else f"default `{yaml_value(info.default)}`"
-    return f"**{key}** ({default}): {info.description or ''}".rstrip(": ")
+    return f"**{key}** ({default}): {field_docs(model).get(key, '')}".rstrip(": ")
 
 
 def _definition_hover(analysis: Analysis, line: int, col: int) -> tuple[str, Span] | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
+from itertools import pairwise
 from math import prod
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, get_args
 
@@ -143,14 +144,46 @@ Fields = tuple[ReceptiveField | None, ...]
 POSITION = ReceptiveField(1, Fraction(1), Fraction(0))
 
 
+@cache
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's documentation: its `Field(description=...)`, else the docstring written
+    under it in the class body (or a base class's), read from the source when first asked."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed(model.__mro__):
+        if not issubclass(klass, BaseModel) or klass.__module__.startswith("pydantic"):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for statement, after in pairwise(body):
+            if (
+                isinstance(statement, ast.AnnAssign)
+                and isinstance(statement.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[statement.target.id] = inspect.cleandoc(after.value.value)
+    for name, info in model.model_fields.items():
+        if info.description:
+            docs[name] = info.description
+    return docs
+
+
 class Op(BaseModel):
     """Base of every op kind. A subclass sets the class variables and overrides what differs."""
 
     # defer_build: an op's validator is compiled on first use, so start-up pays only for the
-    # ops a spec uses.
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, defer_build=True, use_attribute_docstrings=True
-    )
+    # ops a spec uses. The docstrings under the fields are read only when asked
+    # (`field_docs`): pydantic's `use_attribute_docstrings` reads every op's source at import,
+    # about 2 s of start-up on this machine's kind.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     name: ClassVar[str]  # the one name: spec keyword, tables, JSON, ONNX doc strings, drawings
     summary: ClassVar[str]
