@@ -289,7 +289,7 @@ def _window_size(op: Op, x: Shape) -> int:
     tokens = op.window_size[0] * op.window_size[1]
     if len(x) < 4 or x[-1] != tokens or x[-2] != tokens:
         raise OpError(
-            "shape-mismatch",
+            "bad-layout",
             f"`{op.name}` adds to attention logits (..., heads, {tokens}, {tokens}) of windows "
             f"{op.window_size[0]}×{op.window_size[1]}, got {format_shape(x)}",
             "window_size",
