@@ -568,12 +568,8 @@ class ChannelShuffle(_Layout):
         g, rest = self.groups, x[2:]
         grouped = (x[0], g, x[1] // g, *rest)
         swapped = (x[0], x[1] // g, g, *rest)
-        # The batch copied from the input, not -1: the inner (N, g, C/g, ...) values are no
-        # layer's output, so nothing else completes a batch dim that ONNX's shape inference
-        # cannot infer through a -1 (ShuffleNetV2's exported edges would show `unk__0`).
-        batch = ("copy", 0)
         return _module("ChannelShuffle", _ChannelShuffle)(
-            _sample(x), (batch, *_target(x, grouped)[1:]), (batch, *_target(swapped, x)[1:])
+            _sample(x), _target(x, grouped), _target(swapped, x)
         )
 
 
