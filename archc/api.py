@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import yaml
+
 from archc import pipeline
 from archc.diagnostics import Diagnostic, SpecError, UsageError
 from archc.ir import Network
@@ -192,7 +194,7 @@ def search_specs(
             refused.append(
                 Diagnostic("file-unreadable", f"no such file or folder: {path}", str(path))
             )
-        elif is_spec(path) or not path.is_file():
+        elif is_spec(path) or not path.is_file() or not _other_yaml(path):
             found.specs.append(path)  # what cannot be read is reported when it is checked
         elif skip_non_specs:
             found.skipped.append(path)
@@ -248,6 +250,27 @@ def is_spec(path: str | os.PathLike) -> bool:
     if len(data) > MAX_FILE_BYTES or "\ufffd" in text:
         return _ARCHC_LINE.search(text) is not None
     return is_spec_text(text)
+
+
+def _other_yaml(path: Path) -> bool:
+    """Whether a file named itself is another tool's YAML: a plain mapping without `archc`,
+    which `check` refuses as not a spec. Anything else (empty, not UTF-8, not YAML, a scalar or
+    a list, a tagged mapping) goes to the checker, whose reading errors say what is wrong."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        text = data.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if len(data) > MAX_FILE_BYTES:
+        return False
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.NodeEvent):
+                return isinstance(event, yaml.MappingStartEvent) and event.tag is None
+    except yaml.YAMLError:
+        return False
+    return False
 
 
 def is_spec_text(text: str) -> bool:

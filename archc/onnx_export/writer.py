@@ -145,7 +145,9 @@ def name_nodes(proto: Any, network: Network) -> None:
     for index, node in enumerate(proto.graph.node):
         for value in node.input:
             readers.setdefault(value, []).append(index)
-    for index, node in enumerate(proto.graph.node):
+    nodes = list(proto.graph.node)
+    for index in reversed(range(len(nodes))):  # readers come after: their paths are known
+        node = nodes[index]
         if paths[index] is not None:
             continue
         read_by = [r for value in node.output for r in readers.get(value, [])]

@@ -738,11 +738,15 @@ class Select(_Layout):
 
 
 @cache
+@cache
 def _module(name: str, make) -> type:
     """The torch module class `make()` builds, named `name` (so that module trees and the
     fuzzer's records name each layer's op), defined on first use: importing archc never
-    imports torch."""
-    return type(name, (make(),), {})
+    imports torch. It is kept in this module as `_torch_<name>`, where pickle finds it, so
+    that a built model can be saved whole (`torch.save(model)`)."""
+    cls = type(name, (make(),), {"__qualname__": f"_torch_{name}"})
+    globals()[cls.__qualname__] = cls
+    return cls
 
 
 @cache
