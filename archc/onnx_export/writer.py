@@ -152,7 +152,7 @@ def name_nodes(proto: Any, network: Network) -> None:
             continue
         read_by = [r for value in node.output for r in readers.get(value, [])]
         owners = {paths[r][0] if paths[r] else None for r in read_by}
-        if len(owners) == 1 and None not in owners and read_by:
+        if len(owners) == 1 and read_by and next(iter(owners)) in layers:
             paths[index] = (owners.pop(), node.op_type)
     for node, found in zip(proto.graph.node, paths, strict=True):
         if found is None:
