@@ -38,11 +38,7 @@ SMALL_SIZES = (32, 48, 64, 96, 128, 160, 224)
 LENET = ROOT / "specs/lenet.yaml"
 BAD_SPEC = ROOT / "specs/seed-listings/vgg_listing.yaml"
 # Nodes that carry no layer: constants and shape arithmetic the exporter adds.
-# Helper nodes torch's exporter may leave without a scope; a ViT class token's broadcast reads
-# one token (`x[:, :1]`), a Slice no layer's scope holds.
-UNNAMED_OPS = {
-    "Constant", "Identity", "Shape", "Gather", "Unsqueeze", "Concat", "Reshape", "Slice"
-}  # fmt: skip
+UNNAMED_OPS = {"Constant", "Identity", "Shape", "Gather", "Unsqueeze", "Concat", "Reshape"}
 
 
 def spec_id(path: Path) -> str:
