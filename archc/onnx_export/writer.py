@@ -133,7 +133,8 @@ def name_nodes(proto: Any, network: Network) -> None:
     """Rename nodes to `<spec path>/<op>` and point their doc_string at the layer's YAML line.
 
     The path comes from the TorchScript exporter's node name, or from the `torch.export`
-    exporter's `pkg.torch.onnx.name_scopes` metadata.
+    exporter's `pkg.torch.onnx.name_scopes` metadata. A node the exporter left without a scope
+    (a class token's `x[:, :1]`) takes the path of the one layer that reads all it computes.
     """
     layers = {layer.key: layer for layer in network.layers}
     spec_file = recorded_path(network.file)
@@ -144,33 +145,13 @@ def name_nodes(proto: Any, network: Network) -> None:
     for index, node in enumerate(proto.graph.node):
         for value in node.input:
             readers.setdefault(value, []).append(index)
-    # A node the exporter left without a scope belongs to the layer whose parameter it reads
-    # (a class token placed at its key), and so do the unscoped nodes only it reads.
-    weights = {init.name for init in proto.graph.initializer}
-    owned: set[int] = set()
     for index, node in enumerate(proto.graph.node):
-        if paths[index] is None or paths[index][0] not in layers:  # unscoped, or a parent's
-            owners = {_owner(name, layers) for name in node.input if name in weights} - {None}
-            if len(owners) == 1:
-                paths[index] = (owners.pop(), node.op_type)
-                owned.add(index)
-    for index in reversed(range(len(proto.graph.node))):
-        node = proto.graph.node[index]
+        if paths[index] is not None:
+            continue
         read_by = [r for value in node.output for r in readers.get(value, [])]
-        if paths[index] is None and read_by and all(r in owned for r in read_by):
-            owners = {paths[r][0] for r in read_by}
-            if len(owners) == 1:
-                paths[index] = (owners.pop(), node.op_type)
-                owned.add(index)
-    # ... and the unscoped nodes that go on from them (the class token's Concat).
-    producer = {value: i for i, node in enumerate(proto.graph.node) for value in node.output}
-    for index, node in enumerate(proto.graph.node):
-        if paths[index] is None:
-            sources = {producer.get(name) for name in node.input} & owned
-            owners = {paths[i][0] for i in sources}
-            if len(owners) == 1:
-                paths[index] = (owners.pop(), node.op_type)
-                owned.add(index)
+        owners = {paths[r][0] if paths[r] else None for r in read_by}
+        if len(owners) == 1 and None not in owners and read_by:
+            paths[index] = (owners.pop(), node.op_type)
     for node, found in zip(proto.graph.node, paths, strict=True):
         if found is None:
             continue
@@ -193,14 +174,6 @@ def name_nodes(proto: Any, network: Network) -> None:
             for key, value in kept:
                 entry = node.metadata_props.add()
                 entry.key, entry.value = key, value
-
-
-def _owner(weight: str, layers: dict) -> str | None:
-    """The layer whose parameter `weight` is: its key, or the longest key it starts with."""
-    key = weight
-    while key and key not in layers:
-        key = key.rpartition(".")[0]
-    return key or None
 
 
 def _node_path(node: Any, scopes: set[str]) -> tuple[str, str] | None:
